@@ -1,0 +1,1 @@
+"""EBSD maps: orientation maths, misorientation, boundary classes, grain reconstruction."""

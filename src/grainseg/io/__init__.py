@@ -1,0 +1,1 @@
+"""Readers and writers: SEM TIFF with pixel size, EBSD formats, masks; atomic output."""

@@ -1,0 +1,84 @@
+"""Atomic output: write to a temporary file in the target folder, then rename.
+
+A run that is killed, or a disk that fills up, never leaves a half-written output behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from grainseg.errors import GrainsegError
+
+
+def ensure_output_dir(path: str | os.PathLike) -> Path:
+    """Create ``path`` (and parents) if needed and check that it is writable.
+
+    Raises
+    ------
+    GrainsegError
+        If the folder cannot be created or written to.
+    """
+    out = Path(path)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise GrainsegError(f"{out}: cannot create output folder ({exc.strerror})") from None
+    if not out.is_dir():
+        raise GrainsegError(f"{out}: output path exists and is not a folder")
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise GrainsegError(f"{out}: output folder is not writable")
+    return out
+
+
+@contextlib.contextmanager
+def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``final``; rename it to ``final`` if the block succeeds.
+
+    The temporary file keeps the suffix of ``final`` so that writers choosing a format by
+    extension still work. On any exception the temporary file is removed.
+    """
+    final = Path(final)
+    try:
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f".{final.stem}.", suffix=final.suffix + ".part", dir=final.parent
+        )
+    except OSError as exc:
+        raise GrainsegError(f"{final}: cannot write ({exc.strerror})") from None
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, final)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.errno in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT):
+            raise GrainsegError(f"{final}: cannot write ({exc.strerror})") from None
+        raise
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    """Write a text file atomically (UTF-8)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_json_atomic(path: str | os.PathLike, obj: object) -> None:
+    """Write ``obj`` as indented JSON atomically; NumPy scalars and arrays are converted."""
+
+    def default(value: object) -> object:
+        if hasattr(value, "tolist"):
+            return value.tolist()
+        if isinstance(value, Path):
+            return str(value)
+        raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+    write_text_atomic(path, json.dumps(obj, indent=2, default=default, ensure_ascii=False) + "\n")
