@@ -1,0 +1,1 @@
+"""Grain statistics: the grain table, distribution fits, distances, ASTM E112, boundary width."""
