@@ -76,7 +76,7 @@ class DeepCrack(nn.Module):
         dec_channels = [scale_channels(s[-1], width) for s in reversed(DECODER_STAGES)]
         self.side = nn.ModuleList(
             nn.Sequential(conv3x3_relu(e + d, side_mid), nn.Conv2d(side_mid, 1, 3, padding=1))
-            for e, d in zip(enc_channels, dec_channels)
+            for e, d in zip(enc_channels, dec_channels, strict=True)
         )
         self.fuse = nn.Conv2d(len(self.side), 1, 3, padding=1)
         init_weights(self)
@@ -94,12 +94,14 @@ class DeepCrack(nn.Module):
             y, idx = F.max_pool2d(y, 2, return_indices=True)
             indices.append(idx)
         dec_feats = []
-        for stage, enc, idx in zip(self.decoder, reversed(enc_feats), reversed(indices)):
+        for stage, enc, idx in zip(
+            self.decoder, reversed(enc_feats), reversed(indices), strict=True
+        ):
             y = stage(F.max_unpool2d(y, idx, 2, output_size=enc.shape[-2:]))
             dec_feats.append(y)
         sides = [
             upsample_to(side(torch.cat([enc, dec], dim=1)), size)
-            for side, enc, dec in zip(self.side, enc_feats, reversed(dec_feats))
+            for side, enc, dec in zip(self.side, enc_feats, reversed(dec_feats), strict=True)
         ]
         sides.append(self.fuse(torch.cat(sides, dim=1)))
         return [s[..., :h, :w] for s in sides]

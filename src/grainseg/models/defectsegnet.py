@@ -90,7 +90,7 @@ class DefectSegNet(nn.Module):
         dec_in = [enc_out[2], g_up[0] + enc_out[2], g_up[1] + enc_out[1]]
         self.decoder = nn.ModuleList()
         self.up = nn.ModuleList()
-        for c_in, g, g_half in zip(dec_in, g_dec, g_up):
+        for c_in, g, g_half in zip(dec_in, g_dec, g_up, strict=True):
             self.decoder.append(DenseBlock(c_in, g))
             self.up.append(
                 nn.Sequential(
@@ -114,7 +114,7 @@ class DefectSegNet(nn.Module):
             c1, c2 = block(y)
             scale_feats.append([y, c1, c2])
             y = F.max_pool2d(torch.cat([y, c1, c2], dim=1), 2)
-        for k, (block, up) in enumerate(zip(self.decoder, self.up)):
+        for k, (block, up) in enumerate(zip(self.decoder, self.up, strict=True)):
             if k > 0:
                 y = torch.cat([y, *scale_feats[3 - k]], dim=1)
             d1, d2 = block(y)

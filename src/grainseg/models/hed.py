@@ -48,7 +48,9 @@ class HED(nn.Module):
         self.in_channels = in_channels
         self.width = float(width)
         self.stages = vgg16_stages(in_channels, width)
-        self.side = nn.ModuleList(nn.Conv2d(stage[-1][0].out_channels, 1, 1) for stage in self.stages)
+        self.side = nn.ModuleList(
+            nn.Conv2d(stage[-1][0].out_channels, 1, 1) for stage in self.stages
+        )
         self.fuse = nn.Conv2d(len(self.stages), 1, 1)
         init_weights(self)
         init_fuse(self.fuse)
@@ -58,7 +60,7 @@ class HED(nn.Module):
         y = pad_to_multiple(x, self.size_multiple)
         size = y.shape[-2:]
         sides = []
-        for i, (stage, side) in enumerate(zip(self.stages, self.side)):
+        for i, (stage, side) in enumerate(zip(self.stages, self.side, strict=True)):
             if i > 0:
                 y = F.max_pool2d(y, 2)
             for layer in stage:

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from grainseg.errors import GrainsegError, input_error
+from grainseg.errors import input_error
 from grainseg.io.atomic import atomic_path
 from grainseg.models.registry import ARCHITECTURES, build_model
 
@@ -102,14 +102,14 @@ def _read(path: Path, map_location: Any) -> Any:
     """``torch.load`` the file, weights only; Lightning checkpoints may need full unpickling."""
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any failure here means an unreadable file
+    except Exception as exc:  # any failure here means an unreadable file
         first = exc
     if path.suffix == ".ckpt":
         # Lightning stores hyper-parameters as pickled objects; a checkpoint is our own
         # training output, so reading it in full is acceptable.
         try:
             return torch.load(path, map_location=map_location, weights_only=False)
-        except Exception:  # noqa: BLE001
+        except Exception:  # still unreadable: report the first error
             pass
     reason = str(first).strip().splitlines()[0] if str(first).strip() else type(first).__name__
     raise input_error(path, f"not a readable PyTorch model file ({reason[:120]})") from None

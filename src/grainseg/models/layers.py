@@ -83,9 +83,8 @@ def init_weights(model: nn.Module) -> None:
 
 def init_fuse(conv: nn.Conv2d) -> None:
     """Initialise a fusion convolution over n side maps to their mean (weights 1/n, bias 0)."""
-    fan_in = conv.in_channels * conv.kernel_size[0] * conv.kernel_size[1]
     if conv.kernel_size == (1, 1):
-        nn.init.constant_(conv.weight, 1.0 / fan_in)
+        nn.init.constant_(conv.weight, 1.0 / conv.in_channels)
     else:
         # A k x k fusion: the mean of the n maps taken at the centre tap only.
         nn.init.zeros_(conv.weight)

@@ -64,13 +64,15 @@ class RCF(nn.Module):
         y = pad_to_multiple(x, self.size_multiple)
         size = y.shape[-2:]
         sides = []
-        for i, (stage, reduce, side) in enumerate(zip(self.stages, self.reduce, self.side)):
+        for i, (stage, reduce, side) in enumerate(
+            zip(self.stages, self.reduce, self.side, strict=True)
+        ):
             if i in (1, 2, 3):
                 y = F.max_pool2d(y, 2)
             elif i == 4:
                 y = F.max_pool2d(y, 3, stride=1, padding=1)  # pool4 with stride 1
             summed = 0
-            for layer, red in zip(stage, reduce):
+            for layer, red in zip(stage, reduce, strict=True):
                 y = layer(y)
                 summed = summed + red(y)
             sides.append(upsample_to(side(summed), size))
