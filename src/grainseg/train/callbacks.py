@@ -1,0 +1,93 @@
+"""Callbacks of a training run: resumable last checkpoint and the per-epoch CSV log."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import time
+from pathlib import Path
+
+import lightning as L
+
+from grainseg.io.atomic import write_text_atomic
+
+
+class LastCheckpoint(L.Callback):
+    """Write ``last.ckpt`` atomically every ``every_steps`` optimiser steps and at each epoch end.
+
+    Lightning's own ``ModelCheckpoint`` writes in place, so a kill during the write would leave a
+    broken file; here the checkpoint goes to a temporary name and is renamed. The epoch-end save
+    runs in ``on_train_epoch_end``, after validation, best-checkpoint and early-stopping updates,
+    so their state is in the file.
+    """
+
+    def __init__(self, path: str | os.PathLike, every_steps: int) -> None:
+        self.path = Path(path)
+        self.every_steps = every_steps
+
+    def _save(self, trainer: L.Trainer) -> None:
+        tmp = self.path.with_name(f".{self.path.name}.part")
+        trainer.save_checkpoint(tmp)
+        if trainer.is_global_zero:
+            os.replace(tmp, self.path)
+        trainer.strategy.barrier()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if trainer.global_step % self.every_steps == 0:
+            self._save(trainer)
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        self._save(trainer)
+
+
+class CsvLog(L.Callback):
+    """One row per epoch in ``metrics.csv``: losses, validation scores, learning rate, time.
+
+    The file is rewritten atomically each epoch. On resume, rows of epochs at or after the
+    resumed epoch (written before the interruption but not covered by the checkpoint) are
+    dropped.
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self.rows: list[dict] = []
+        self._epoch_start = 0.0
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        if self.path.is_file():
+            with open(self.path, newline="", encoding="utf-8") as handle:
+                self.rows = [
+                    row for row in csv.DictReader(handle) if int(row["epoch"]) < trainer.current_epoch
+                ]
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self._epoch_start = time.monotonic()
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        if not trainer.is_global_zero:
+            return
+        row = {"epoch": trainer.current_epoch, "step": trainer.global_step}
+        for key in ("train_loss_epoch", "val_loss", "val_precision", "val_recall", "val_dice",
+                    "train_bce", "train_topo", "val_bce", "val_topo"):
+            value = trainer.callback_metrics.get(key)
+            row[key.removesuffix("_epoch")] = "" if value is None else f"{float(value):.6g}"
+        row["lr"] = f"{trainer.optimizers[0].param_groups[0]['lr']:.3g}"
+        row["epoch_time_s"] = f"{time.monotonic() - self._epoch_start:.2f}"
+        self.rows.append(row)
+        columns = list(dict.fromkeys(k for r in self.rows for k in r))
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=columns, restval="", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(self.rows)
+        write_text_atomic(self.path, buffer.getvalue())
+
+
+def read_metrics_csv(path: str | os.PathLike) -> list[dict]:
+    """Rows of a run's ``metrics.csv`` with numbers as floats (NaN for empty cells)."""
+    with open(path, newline="", encoding="utf-8") as handle:
+        return [
+            {k: float(v) if v not in ("", None) else math.nan for k, v in row.items()}
+            for row in csv.DictReader(handle)
+        ]

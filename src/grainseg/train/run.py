@@ -1,0 +1,310 @@
+"""A training run directory, start to finish.
+
+``RUN/`` holds ``config.json`` (the `TrainConfig`, the data set path and hash),
+``versions.json``, ``checkpoints/best.ckpt`` (lowest validation loss), ``checkpoints/last.ckpt``
+(for ``--resume``), ``metrics.csv`` (one row per epoch), ``model.pt`` (the best network,
+exported with `grainseg.models.save_model`) and ``train_summary.json`` (time, epochs, best loss,
+parameter count).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
+from torch.utils.data import DataLoader
+
+from grainseg import __version__
+from grainseg.data.dataset import EpochSampler, PatchDataset, open_dataset
+from grainseg.errors import GrainsegError, input_error
+from grainseg.io.atomic import ensure_output_dir, write_json_atomic
+from grainseg.models import count_parameters, load_model, save_model
+from grainseg.train.callbacks import CsvLog, LastCheckpoint, read_metrics_csv
+from grainseg.train.config import TrainConfig
+from grainseg.train.module import BoundaryModule
+
+# Options that define the network or its data: a resumed run must keep them.
+_FIXED_ON_RESUME = ("dataset", "arch", "width", "seed")
+
+
+class PatchDataModule(L.LightningDataModule):
+    """Train (shuffled, flipped) and val (in order) loaders over a data set, DDP-aware."""
+
+    def __init__(self, config: TrainConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.train_set = PatchDataset(config.dataset, "train")
+        self.val_set = PatchDataset(config.dataset, "val")
+        if config.workers is not None:
+            self.workers = config.workers
+        else:
+            self.workers = 4 if torch.cuda.is_available() else 0
+
+    def _loader(self, dataset: PatchDataset, train: bool) -> DataLoader:
+        sampler = EpochSampler(
+            dataset.positions.size,
+            seed=self.config.seed,
+            shuffle=train,
+            flips=train,
+            rank=self.trainer.global_rank,
+            world_size=self.trainer.world_size,
+        )
+        return DataLoader(
+            dataset,
+            batch_size=self.config.batch,
+            sampler=sampler,
+            num_workers=self.workers,
+            persistent_workers=self.workers > 0,
+            pin_memory=torch.cuda.is_available(),
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_set, train=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.val_set, train=False)
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 of a file (hex)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def versions() -> dict:
+    """Versions of Python, the libraries and the accelerator a run used."""
+    import lightning
+    import scipy
+    import skimage
+
+    return {
+        "grainseg": __version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "torch": torch.__version__,
+        "lightning": lightning.__version__,
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "scikit-image": skimage.__version__,
+        "cuda": torch.version.cuda if torch.cuda.is_available() else None,
+        "gpus": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())],
+    }
+
+
+def _resumed_config(run: Path, given: TrainConfig, explicit: set[str]) -> TrainConfig:
+    """The stored config of ``run``, with the explicitly given options that may change."""
+    try:
+        stored = TrainConfig.from_dict(json.loads((run / "config.json").read_text())["config"])
+    except (OSError, json.JSONDecodeError, KeyError, TypeError):
+        raise input_error(run / "config.json", "missing or unreadable; cannot resume") from None
+    for name in explicit:
+        value = getattr(given, name)
+        if name in _FIXED_ON_RESUME:
+            if value != getattr(stored, name):
+                raise GrainsegError(
+                    f"{run}: was trained with {name}={getattr(stored, name)!r}; cannot resume "
+                    f"with {name}={value!r}"
+                )
+        else:
+            setattr(stored, name, value)
+    return stored
+
+
+def _trainer_options(config: TrainConfig) -> dict:
+    cuda = torch.cuda.is_available()
+    precision = config.precision
+    if precision == "auto":
+        precision = "bf16-mixed" if cuda and torch.cuda.is_bf16_supported() else "32-true"
+    devices = config.devices if config.devices == "auto" else int(config.devices)
+    many = isinstance(devices, int) and devices > 1
+    return {
+        "accelerator": "auto",
+        "devices": devices,
+        "strategy": "ddp" if many else "auto",
+        "precision": precision,
+    }
+
+
+def export_best(run: Path, config: TrainConfig, info: dict) -> Path:
+    """Write ``RUN/model.pt`` from ``checkpoints/best.ckpt`` (or last.ckpt if no best)."""
+    ckpt_dir = run / "checkpoints"
+    source = ckpt_dir / "best.ckpt"
+    if not source.is_file():
+        source = ckpt_dir / "last.ckpt"
+    model, _ = load_model(source, expect_arch=config.arch)
+    checkpoint = torch.load(source, map_location="cpu", weights_only=False)
+    best = checkpoint.get("callbacks", {})
+    score = next(
+        (v.get("best_model_score") for k, v in best.items() if k.startswith("ModelCheckpoint")),
+        None,
+    )
+    meta = {
+        "arch": config.arch,
+        "width": config.width,
+        "median_px": int(info.get("median_px", 3)),
+        "patch": int(info["patch_px"]),
+        "pos_weight": float(config.pos_weight),
+        "topo_lambda": float(config.topo_lambda),
+        "topo_loss": config.topo_loss if config.topo_lambda > 0 else None,
+        "epoch": int(checkpoint.get("epoch", -1)),
+        "val_loss": float(score) if score is not None else None,
+        "dataset": str(Path(config.dataset).resolve()),
+        "threshold": 0.5,
+        "grainseg_version": __version__,
+    }
+    return save_model(run / "model.pt", model, meta)
+
+
+def train(
+    config: TrainConfig,
+    out: str | os.PathLike,
+    resume: bool = False,
+    explicit: set[str] | None = None,
+    callbacks: list[L.Callback] | None = None,
+    progress: bool = True,
+) -> dict:
+    """Train a network on a data set into the run directory ``out``.
+
+    Parameters
+    ----------
+    config : TrainConfig
+        What to train (validated here).
+    out : path
+        Run directory; must not hold a run unless ``resume``.
+    resume : bool
+        Continue from ``out/checkpoints/last.ckpt`` with the stored config; options named in
+        ``explicit`` override it (epochs, patience, max time, workers...), except the data set,
+        architecture, width and seed, which must match.
+    explicit : set of str or None
+        Config fields the user set explicitly (only used with ``resume``).
+    callbacks : list of lightning Callback
+        Extra callbacks (tests use one to kill the process mid-epoch).
+    progress : bool
+        Show Lightning's progress bar.
+
+    Returns
+    -------
+    dict
+        The content of ``train_summary.json``.
+    """
+    run = Path(out)
+    ckpt_dir = run / "checkpoints"
+    last = ckpt_dir / "last.ckpt"
+    if resume:
+        if not last.is_file():
+            raise input_error(run, "no checkpoints/last.ckpt to resume from")
+        config = _resumed_config(run, config, explicit or set())
+    elif (run / "config.json").exists() or last.exists():
+        raise input_error(run, "already holds a training run; use --resume or another --out")
+    config.validate()
+    dataset = open_dataset(config.dataset)
+    dataset.indices("train")
+    dataset.indices("val")
+    info = dataset.info
+    ensure_output_dir(ckpt_dir)
+    if not resume:
+        write_json_atomic(
+            run / "config.json",
+            {
+                "config": config.to_dict(),
+                "dataset": {
+                    "path": str(Path(config.dataset).resolve()),
+                    "dataset_json_sha256": file_sha256(Path(config.dataset) / "dataset.json"),
+                    "patch_px": info["patch_px"],
+                    "median_px": info["median_px"],
+                    "split": info["split"],
+                    "counts": info["counts"],
+                },
+                "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            },
+        )
+    write_json_atomic(run / "versions.json", versions())
+
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    module = BoundaryModule(
+        arch=config.arch,
+        width=config.width,
+        pos_weight=config.pos_weight,
+        lr=config.lr,
+        weight_decay=config.weight_decay,
+        dropout=config.dropout,
+        topo_lambda=config.topo_lambda,
+        topo_loss=config.topo_loss,
+        median_px=int(info["median_px"]),
+        patch=int(info["patch_px"]),
+        seed=config.seed,
+    )
+    if config.init and not resume:
+        start, _ = load_model(config.init, expect_arch=config.arch)
+        try:
+            module.model.load_state_dict(start.state_dict())
+        except RuntimeError:
+            raise input_error(
+                config.init, f"weights do not fit {config.arch} at width {config.width:g}"
+            ) from None
+
+    best = ModelCheckpoint(
+        dirpath=ckpt_dir,
+        filename="best",
+        monitor="val_loss",
+        mode="min",
+        save_top_k=1,
+        save_last=False,
+        enable_version_counter=False,
+        auto_insert_metric_name=False,
+    )
+    all_callbacks = [
+        best,
+        EarlyStopping(monitor="val_loss", mode="min", patience=config.patience),
+        LastCheckpoint(last, config.save_every_steps),
+        CsvLog(run / "metrics.csv"),
+        *(callbacks or []),
+    ]
+    if progress:
+        all_callbacks.append(TQDMProgressBar())
+    trainer = L.Trainer(
+        **_trainer_options(config),
+        max_epochs=config.epochs,
+        max_time=timedelta(minutes=config.max_time_min) if config.max_time_min else None,
+        callbacks=all_callbacks,
+        logger=False,
+        enable_checkpointing=True,
+        enable_progress_bar=progress,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        use_distributed_sampler=False,
+        default_root_dir=run,
+    )
+    started = time.monotonic()
+    trainer.fit(module, datamodule=PatchDataModule(config), ckpt_path=last if resume else None)
+    session_s = time.monotonic() - started
+    if not trainer.is_global_zero:
+        return {}
+    export_best(run, config, info)
+    rows = read_metrics_csv(run / "metrics.csv") if (run / "metrics.csv").is_file() else []
+    val_losses = [r["val_loss"] for r in rows]
+    best_row = int(np.nanargmin(val_losses)) if rows and not np.all(np.isnan(val_losses)) else None
+    summary = {
+        "arch": config.arch,
+        "width": config.width,
+        "pos_weight": config.pos_weight,
+        "parameters": count_parameters(module.model),
+        "epochs_run": len(rows),
+        "steps": int(trainer.global_step),
+        "train_time_s": float(sum(r["epoch_time_s"] for r in rows)),
+        "last_session_s": session_s,
+        "best_epoch": int(rows[best_row]["epoch"]) if best_row is not None else None,
+        "best_val_loss": float(val_losses[best_row]) if best_row is not None else None,
+        "stopped_early": bool(trainer.should_stop and len(rows) < config.epochs),
+    }
+    write_json_atomic(run / "train_summary.json", summary)
+    return summary
