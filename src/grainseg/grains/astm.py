@@ -1,0 +1,273 @@
+"""ASTM E112 grain size: Heyn mean lineal intercept and Jeffries planimetric count, with G numbers.
+
+Both methods work on a grain-ID map. Boundary pixels (ID 0) are first given to the nearest grain
+(`fill_boundaries`), so that boundaries have zero width, the whole field is
+tiled by grains and a test line running along a boundary row still crosses the grains it
+separates. This makes both counts exact on ideal structures (a grid of squares: intercept equal to
+the period along the grid axes, one grain per period squared).
+
+Heyn (intercept). Families of parallel test lines at several angles cover the whole field,
+``spacing_px`` apart. A line is sampled once per pixel along its major axis (an 8-connected
+digital line); an intersection ``P`` is counted wherever the grain ID changes between consecutive
+samples. Lines that pass exactly through a point where four grains meet count one crossing there
+instead of two: on a grid of squares of period p this makes oblique intercepts ~0.5 / p too long
+(2.7 % at p = 20, under 1 % from p = 64); 0 and 90 degrees are exact. (Walking the lines as
+4-connected staircases removes that on the grid but over-counts by 30 % on real maps, whose
+boundaries are jagged at the pixel scale.) With ``L`` the total line length, ``P_L = P / L`` and the mean lineal intercept is
+``l = L / P``; line ends falling inside a grain count as half intercepts, which is what ``L / P``
+implies. ASTM E112: ``G = -6.643856 log10(l / mm) - 3.288``.
+
+Jeffries (planimetric). The test area is the whole field. Grains inside count 1, grains cut by the
+field edge 1/2, and grains at the four corners 1/4 each; ``N_A`` is the count per unit area and
+``G = 3.321928 log10(N_A / mm^-2) - 2.954``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from grainseg.errors import GrainsegError
+
+DEFAULT_ANGLES_DEG = (0.0, 45.0, 90.0, 135.0)
+_CROSS = ndimage.generate_binary_structure(2, 1)
+
+
+def astm_g_from_intercept(mean_intercept_um: float) -> float:
+    """ASTM E112 grain size number from the mean lineal intercept (µm)."""
+    return float(-6.643856 * np.log10(mean_intercept_um * 1e-3) - 3.288)
+
+
+def astm_g_from_grains_per_area(grains_per_mm2: float) -> float:
+    """ASTM E112 grain size number from the number of grains per mm² (planimetric, at 1x)."""
+    return float(3.321928 * np.log10(grains_per_mm2) - 2.954)
+
+
+def _check_ids(grain_ids: np.ndarray) -> np.ndarray:
+    grain_ids = np.asarray(grain_ids)
+    if grain_ids.ndim != 2 or not np.issubdtype(grain_ids.dtype, np.integer):
+        raise GrainsegError(
+            f"grain IDs must be a 2-D integer array, got {grain_ids.dtype} of shape "
+            f"{grain_ids.shape}"
+        )
+    if not np.any(grain_ids):
+        raise GrainsegError("the map holds no grain (every pixel is boundary)")
+    return grain_ids
+
+
+def fill_boundaries(grain_ids: np.ndarray) -> np.ndarray:
+    """Grain IDs with every boundary pixel (0) given to a nearest grain.
+
+    Grains grow one pixel per pass into the boundary (4-neighbours; where two grains meet the
+    larger label wins, so a straight boundary goes wholly to one side). Measured 10x faster than
+    `skimage.segmentation.expand_labels` on a 2048 x 1536 map with 3-pixel boundaries, because
+    boundaries are a few pixels thick and need only a few passes.
+
+    Parameters
+    ----------
+    grain_ids : (H, W) integer array with at least one non-zero label.
+
+    Returns
+    -------
+    (H, W) array of the same dtype with no zeros (the input itself when it has none).
+    """
+    zero = grain_ids == 0
+    if not zero.any():
+        return grain_ids
+    filled = grain_ids.copy()
+    while zero.any():
+        grown = ndimage.maximum_filter(filled, footprint=_CROSS)
+        filled[zero] = grown[zero]
+        zero = filled == 0
+    return filled
+
+
+def test_lines(shape: tuple[int, int], angle_deg: float, spacing_px: float = 1.0
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Pixel samples of a family of parallel test lines covering a field.
+
+    Parameters
+    ----------
+    shape : (H, W)
+        Field size in pixels.
+    angle_deg : float
+        Line direction, counter-clockwise from the +x (column) axis with y pointing up.
+    spacing_px : float
+        Perpendicular distance between neighbouring lines, pixels.
+
+    Returns
+    -------
+    rows, cols : (n_lines, n_steps) int32 arrays
+        Pixel indices of the samples (clipped into the field where invalid).
+    valid : (n_lines, n_steps) bool array
+        True where the sample lies inside the field; each line's valid part is contiguous.
+    step_px : float
+        Length of line represented by one sample, pixels (1 / max(|cos|, |sin|)).
+    """
+    height, width = shape
+    theta = np.radians(angle_deg)
+    d_col, d_row = np.cos(theta), -np.sin(theta)
+    along_cols = abs(d_col) >= abs(d_row)
+    n_steps, n_across = (width, height) if along_cols else (height, width)
+    major = d_col if along_cols else d_row
+    slope = (d_row if along_cols else d_col) / major  # minor-axis pixels per major-axis pixel
+    step_px = 1.0 / abs(major)
+    lo = min(0.0, -slope * (n_steps - 1))
+    hi = max(n_across - 1.0, n_across - 1.0 - slope * (n_steps - 1))
+    delta = spacing_px * step_px  # offset between lines along the minor axis
+    n_lines = int(np.floor((hi - lo) / delta)) + 1
+    start = lo + 0.5 * ((hi - lo) - (n_lines - 1) * delta)
+    offsets = start + delta * np.arange(n_lines)
+    t = np.arange(n_steps)
+    minor = np.rint(offsets[:, None] + slope * t[None, :]).astype(np.int32)
+    valid = (minor >= 0) & (minor < n_across)
+    np.clip(minor, 0, n_across - 1, out=minor)
+    major_idx = np.broadcast_to(t.astype(np.int32)[None, :], minor.shape)
+    rows, cols = (minor, major_idx) if along_cols else (major_idx, minor)
+    return rows, cols, valid, step_px
+
+
+def _line_crossings(filled: np.ndarray, angle_deg: float, spacing_px: float) -> tuple[int, float]:
+    """Grain-ID changes and total length (px) of one family of test lines on a filled map."""
+    rows, cols, valid, step_px = test_lines(filled.shape, angle_deg, spacing_px)
+    sample = filled.ravel()[rows.astype(np.int64) * filled.shape[1] + cols]
+    changes = (sample[:, 1:] != sample[:, :-1]) & valid[:, 1:] & valid[:, :-1]
+    return int(np.count_nonzero(changes)), float(np.count_nonzero(valid)) * step_px
+
+
+def heyn_intercept(grain_ids: np.ndarray, pixel_size_um: float | None = None,
+                   angles_deg: tuple[float, ...] = DEFAULT_ANGLES_DEG,
+                   spacing_px: float = 2.0) -> dict:
+    """Heyn mean lineal intercept over test lines in several directions.
+
+    Parameters
+    ----------
+    grain_ids : (H, W) integer array
+        Grain labels, 0 = boundary.
+    pixel_size_um : float, optional
+        Pixel side in µm; adds ``mean_intercept_um`` and ``astm_g_intercept``.
+    angles_deg : tuple of float
+        Directions of the line families (see `test_lines`).
+    spacing_px : float
+        Distance between parallel lines, pixels (2: every other row / column, which keeps
+        ~10^5 intersections on a 2048 x 1536 map at half the cost of every row).
+
+    Returns
+    -------
+    dict
+        ``mean_intercept_px`` (total length / total intersections, all directions),
+        ``intersections``, ``line_length_px``, ``by_angle`` (list of dicts with ``angle_deg``,
+        ``mean_intercept_px``, ``intersections``, ``line_length_px``), and with a pixel size
+        ``mean_intercept_um`` and ``astm_g_intercept``. Intercepts are ``inf`` (and G None) when
+        no line crosses a boundary.
+    """
+    filled = fill_boundaries(_check_ids(grain_ids))
+    by_angle = []
+    for angle in angles_deg:
+        crossings, length_px = _line_crossings(filled, angle, spacing_px)
+        by_angle.append({
+            "angle_deg": float(angle),
+            "intersections": crossings,
+            "line_length_px": length_px,
+            "mean_intercept_px": length_px / crossings if crossings else float("inf"),
+        })
+    total_p = sum(a["intersections"] for a in by_angle)
+    total_l = sum(a["line_length_px"] for a in by_angle)
+    result = {
+        "mean_intercept_px": total_l / total_p if total_p else float("inf"),
+        "intersections": total_p,
+        "line_length_px": total_l,
+        "by_angle": by_angle,
+    }
+    if pixel_size_um is not None:
+        _check_pixel_size(pixel_size_um)
+        mean_um = result["mean_intercept_px"] * pixel_size_um
+        result["mean_intercept_um"] = mean_um
+        result["astm_g_intercept"] = astm_g_from_intercept(mean_um) if total_p else None
+        for entry in by_angle:
+            entry["mean_intercept_um"] = entry["mean_intercept_px"] * pixel_size_um
+    return result
+
+
+def intercept_lengths_px(boundary: np.ndarray, angle_deg: float = 0.0,
+                         spacing_px: float = 1.0) -> np.ndarray:
+    """Lengths of the complete grain intercepts along test lines (segment-length distribution).
+
+    A complete intercept is a run of non-boundary samples with a boundary sample at both ends
+    (runs cut by the field edge are left out). Its length is the number of non-boundary samples
+    times the sample step, i.e. the boundary pixels themselves are not counted; this is the
+    quantity that NIST's grain-size-analysis-tools records per segment.
+
+    Parameters
+    ----------
+    boundary : (H, W) bool array
+        True on boundary pixels.
+    angle_deg, spacing_px : float
+        As in `test_lines`.
+
+    Returns
+    -------
+    (K,) float64 array
+        Intercept lengths in pixels, line by line.
+    """
+    boundary = np.asarray(boundary).astype(bool)
+    rows, cols, valid, step_px = test_lines(boundary.shape, angle_deg, spacing_px)
+    # State per sample: 0 grain, 1 boundary, 2 outside (also padded between lines).
+    state = np.where(valid, boundary[rows, cols].astype(np.int8), np.int8(2))
+    state = np.pad(state, ((0, 0), (1, 1)), constant_values=2).ravel()
+    grain = state == 0
+    edges = np.diff(grain.astype(np.int8))
+    starts = np.flatnonzero(edges == 1) + 1  # first grain sample of a run
+    ends = np.flatnonzero(edges == -1)  # last grain sample of a run
+    complete = (state[starts - 1] == 1) & (state[ends + 1] == 1)
+    return (ends[complete] - starts[complete] + 1).astype(np.float64) * step_px
+
+
+def jeffries_planimetric(grain_ids: np.ndarray, pixel_size_um: float | None = None) -> dict:
+    """Jeffries planimetric grain count over the whole field.
+
+    Parameters
+    ----------
+    grain_ids : (H, W) integer array
+        Grain labels, 0 = boundary.
+    pixel_size_um : float, optional
+        Pixel side in µm; adds ``grains_per_mm2``, ``mean_grain_area_um2`` and
+        ``astm_g_planimetric``.
+
+    Returns
+    -------
+    dict
+        ``n_inside``, ``n_edge`` (cut by an edge, not at a corner), ``n_corner`` (corner
+        positions), ``equivalent_count`` (inside + edge / 2 + corner / 4), ``grains_per_px2``,
+        ``mean_grain_area_px``; with a pixel size the µm / mm values and the G number.
+    """
+    filled = fill_boundaries(_check_ids(grain_ids))
+    height, width = filled.shape
+    corners = filled[[0, 0, -1, -1], [0, -1, 0, -1]]
+    edge_labels = np.unique(np.concatenate([filled[0], filled[-1], filled[:, 0], filled[:, -1]]))
+    all_labels = np.unique(filled)
+    corner_labels = np.unique(corners)
+    edge_only = np.setdiff1d(edge_labels, corner_labels)
+    n_inside = all_labels.size - edge_labels.size
+    equivalent = n_inside + 0.5 * edge_only.size + 0.25 * corners.size
+    area_px = float(height * width)
+    result = {
+        "n_inside": int(n_inside),
+        "n_edge": int(edge_only.size),
+        "n_corner": int(corners.size),
+        "equivalent_count": float(equivalent),
+        "grains_per_px2": equivalent / area_px,
+        "mean_grain_area_px": area_px / equivalent,
+    }
+    if pixel_size_um is not None:
+        _check_pixel_size(pixel_size_um)
+        area_mm2 = area_px * (pixel_size_um * 1e-3) ** 2
+        result["grains_per_mm2"] = equivalent / area_mm2
+        result["mean_grain_area_um2"] = result["mean_grain_area_px"] * pixel_size_um**2
+        result["astm_g_planimetric"] = astm_g_from_grains_per_area(equivalent / area_mm2)
+    return result
+
+
+def _check_pixel_size(pixel_size_um: float) -> None:
+    if not (np.isfinite(pixel_size_um) and pixel_size_um > 0):
+        raise GrainsegError(f"pixel size must be a positive number of micrometres, got {pixel_size_um}")
