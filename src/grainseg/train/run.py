@@ -109,6 +109,8 @@ def _resumed_config(run: Path, given: TrainConfig, explicit: set[str]) -> TrainC
     for name in explicit:
         value = getattr(given, name)
         if name in _FIXED_ON_RESUME:
+            if name == "dataset":
+                value = str(Path(value).resolve())
             if value != getattr(stored, name):
                 raise GrainsegError(
                     f"{run}: was trained with {name}={getattr(stored, name)!r}; cannot resume "
@@ -206,6 +208,7 @@ def train(
     elif (run / "config.json").exists() or last.exists():
         raise input_error(run, "already holds a training run; use --resume or another --out")
     config.validate()
+    config.dataset = str(Path(config.dataset).resolve())
     dataset = open_dataset(config.dataset)
     dataset.indices("train")
     dataset.indices("val")
