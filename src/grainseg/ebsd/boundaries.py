@@ -209,3 +209,33 @@ def boundary_lengths_um(
     """
     counts = np.bincount(right.ravel(), minlength=6) + np.bincount(down.ravel(), minlength=6)
     return {name: float(counts[code] * step_um) for code, name in CLASS_NAMES.items()}
+
+
+def boundary_lengths_by_phase_um(
+    ebsd_map: EBSDMap, right: np.ndarray, down: np.ndarray
+) -> dict[str, dict[str, float]]:
+    """Segment lengths of every class inside each phase (both points of that phase).
+
+    Parameters
+    ----------
+    ebsd_map : EBSDMap
+    right, down : uint8 arrays
+        Segment classes from `boundary_classes`.
+
+    Returns
+    -------
+    dict of phase name -> dict of class name -> float
+        Lengths in micrometres, as `boundary_lengths_um` restricted to segments within the phase,
+        plus ``twin_fraction_of_high_angle``: twin length over high-angle + twin length (NaN
+        without high-angle boundaries).
+    """
+    phase = ebsd_map.phase_ids
+    out: dict[str, dict[str, float]] = {}
+    for index, ph in enumerate(ebsd_map.phases):
+        in_right = (phase[:, :-1] == index) & (phase[:, 1:] == index)
+        in_down = (phase[:-1, :] == index) & (phase[1:, :] == index)
+        lengths = boundary_lengths_um(right[in_right], down[in_down], ebsd_map.step_um)
+        high = lengths["high_angle"] + lengths["twin_s3"]
+        lengths["twin_fraction_of_high_angle"] = lengths["twin_s3"] / high if high else float("nan")
+        out[ph.name] = lengths
+    return out
