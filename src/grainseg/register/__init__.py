@@ -5,3 +5,27 @@ scale), then coarse-to-fine refinement of the affine map and of the drift along 
 axis, or a mapping fitted to control points; the result carries the alignment score before and
 after. See `grainseg.register.mapping` for the coordinate conventions.
 """
+
+from grainseg.register.mapping import AffineDriftMapping, PixelMapping
+from grainseg.register.pipeline import (
+    Registration,
+    check_registration,
+    nominal_mapping,
+    register_ebsd,
+)
+from grainseg.register.points import mapping_from_points, read_point_pairs
+from grainseg.register.score import MIN_OVERLAP, MIN_SCORE, alignment_score
+
+__all__ = [
+    "MIN_OVERLAP",
+    "MIN_SCORE",
+    "AffineDriftMapping",
+    "PixelMapping",
+    "Registration",
+    "alignment_score",
+    "check_registration",
+    "mapping_from_points",
+    "nominal_mapping",
+    "read_point_pairs",
+    "register_ebsd",
+]

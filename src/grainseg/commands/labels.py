@@ -1,0 +1,179 @@
+"""``grainseg labels``: register an EBSD map to an SEM image and draw pixel-wise labels."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+ORDER = 30
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "labels",
+        help="labels on the SEM grid from a registered EBSD map",
+        description=(
+            "Register the EBSD map to the SEM image (flips and turns between instruments, "
+            "rotation, scale, shear, translation, then the drift along the EBSD slow scan axis) "
+            "and draw boundary labels on the SEM pixel grid. Writes DIR/label.tif (uint8, 255 = "
+            "boundary), DIR/ignore.tif (uint8, 255 = no trusted label: outside the map, not "
+            "indexed, data bar), DIR/grain_ids.tif (uint32, 0 = boundary/unassigned), "
+            "DIR/registration.json (transform, drift statistics in SEM px, alignment score "
+            "before and after) and DIR/overlay_before.png, DIR/overlay_after.png. A registration "
+            "scoring below the threshold writes nothing unless --force."
+        ),
+    )
+    parser.add_argument("--sem", type=Path, required=True, metavar="SEM.tif",
+                        help="SEM image (TIFF with its pixel size, or give --pixel-size-um)")
+    parser.add_argument("--ebsd", type=Path, required=True, metavar="MAP",
+                        help="EBSD map of the same area: .ang, .ctf, .cpr (+ .crc) or HDF5")
+    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
+    parser.add_argument("--register", choices=("auto", "affine", "none"), default="auto",
+                        help="auto: affine + drift (default); affine: no drift; none: the "
+                             "nominal mapping from the files (scale only, corners together)")
+    parser.add_argument("--points", type=Path, metavar="PAIRS.csv",
+                        help="control points, columns sem_x,sem_y,ebsd_x,ebsd_y (pixel and "
+                             "point column/row): replaces the automatic registration with a "
+                             "thin-plate spline (affine with --register affine or < 6 pairs)")
+    parser.add_argument("--lagb", type=float, default=2.0, metavar="DEG",
+                        help="draw low-angle boundaries from this misorientation (default 2; "
+                             "equal to --hagb for none)")
+    parser.add_argument("--hagb", type=float, default=10.0, metavar="DEG",
+                        help="high-angle threshold, also the grain threshold (default 10)")
+    parser.add_argument("--twins", choices=("include", "exclude"), default="include",
+                        help="draw Sigma-3 twin boundaries (default include)")
+    parser.add_argument("--width-px", type=int, default=3, metavar="N",
+                        help="boundary line width, SEM pixels (default 3)")
+    parser.add_argument("--pixel-size-um", type=float, default=None, metavar="UM",
+                        help="SEM pixel size when the file does not carry it (or to override)")
+    parser.add_argument("--force", action="store_true",
+                        help="write labels even when the alignment score is doubtful")
+    parser.set_defaults(func=run)
+
+
+def _check_output_folder(out: Path) -> None:
+    """Fail early, before any work, on an output folder that cannot be created or written."""
+    from grainseg.errors import GrainsegError
+
+    if out.exists():
+        if not out.is_dir():
+            raise GrainsegError(f"{out}: output path exists and is not a folder")
+        if not os.access(out, os.W_OK | os.X_OK):
+            raise GrainsegError(f"{out}: output folder is not writable")
+        return
+    parent = out.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise GrainsegError(f"{out}: cannot create output folder ({parent} is not writable)")
+
+
+def overlay_rgb(sem, label, ignore=None):
+    """RGB float image: the SEM in grey, boundary pixels in red, ignored pixels tinted blue."""
+    import numpy as np
+
+    grey = np.clip(sem, 0.0, 1.0)
+    rgb = np.repeat(grey[..., None], 3, axis=2)
+    if ignore is not None:
+        rgb[ignore > 0] = 0.6 * rgb[ignore > 0] + 0.4 * np.array([0.2, 0.3, 1.0])
+    rgb[label > 0] = np.array([1.0, 0.15, 0.1])
+    return rgb
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+    from matplotlib import pyplot as plt
+
+    from grainseg.errors import GrainsegError
+    from grainseg.io.atomic import atomic_path, ensure_output_dir, write_json_atomic
+    from grainseg.io.ebsd import read_ebsd
+    from grainseg.io.tiff import read_micrograph, write_tiff
+    from grainseg.labels import label_source, render_labels
+    from grainseg.preprocess import data_bar_start_row, preprocess_sem
+    from grainseg.register import (
+        check_registration,
+        nominal_mapping,
+        read_point_pairs,
+        register_ebsd,
+    )
+
+    _check_output_folder(args.out)
+    if args.width_px < 1:
+        raise GrainsegError(f"--width-px must be at least 1, got {args.width_px}")
+    if args.pixel_size_um is not None and not args.pixel_size_um > 0:
+        raise GrainsegError(f"--pixel-size-um must be positive, got {args.pixel_size_um}")
+    micrograph = read_micrograph(args.sem)
+    pixel_size_um = args.pixel_size_um or micrograph.pixel_size_um
+    if pixel_size_um is None:
+        raise GrainsegError(f"{args.sem}: the file does not give its pixel size; use --pixel-size-um")
+    points = read_point_pairs(args.points) if args.points is not None else None
+    ebsd = read_ebsd(args.ebsd)
+    source = label_source(ebsd, args.lagb, args.hagb, twins=args.twins == "include")
+    if not source.usable.any():
+        raise GrainsegError(f"{args.ebsd}: no indexed point belongs to a grain; nothing to label")
+
+    image = micrograph.image
+    height, width = image.shape
+    bar_row = data_bar_start_row(image)
+    sem = np.zeros((height, width), dtype=np.float32)
+    sem[:bar_row] = preprocess_sem(image[:bar_row])
+    valid = np.zeros((height, width), dtype=bool)
+    valid[:bar_row] = True
+    sem_px_per_point = ebsd.step_um / pixel_size_um
+    registration = register_ebsd(
+        sem, valid, source.segments, sem_px_per_point, args.register, points, progress=True
+    )
+    check_registration(registration, force=args.force)
+
+    valid_rows = bar_row if bar_row < height else None
+    label, ignore, grain_ids = render_labels(
+        registration.mapping, (height, width), source, args.width_px, valid_rows
+    )
+    before, _, _ = render_labels(
+        nominal_mapping(sem_px_per_point), (height, width), source, 1, valid_rows
+    )
+    after, _, _ = render_labels(registration.mapping, (height, width), source, 1, valid_rows)
+
+    out = ensure_output_dir(args.out)
+    write_tiff(out / "label.tif", label, pixel_size_um)
+    write_tiff(out / "ignore.tif", ignore, pixel_size_um)
+    write_tiff(out / "grain_ids.tif", grain_ids, pixel_size_um)
+    for name, lines in (("overlay_before.png", before), ("overlay_after.png", after)):
+        with atomic_path(out / name) as tmp:
+            plt.imsave(tmp, overlay_rgb(sem, lines), format="png")
+    report = {
+        "sem": str(args.sem),
+        "ebsd": str(args.ebsd),
+        "sem_shape_px": [height, width],
+        "ebsd_shape_points": list(ebsd.shape),
+        "sem_pixel_size_um": pixel_size_um,
+        "ebsd_step_um": ebsd.step_um,
+        "nominal_sem_px_per_ebsd_step": sem_px_per_point,
+        "data_bar_start_row": bar_row,
+        "options": {
+            "register": args.register,
+            "points": str(args.points) if args.points else None,
+            "lagb_deg": args.lagb,
+            "hagb_deg": args.hagb,
+            "twins": args.twins,
+            "width_px": args.width_px,
+            "force": args.force,
+        },
+        **registration.to_dict(),
+        "boundary_fraction": float((label > 0).mean()),
+        "ignored_fraction": float((ignore > 0).mean()),
+        "n_grains": int(np.unique(grain_ids[grain_ids > 0]).size),
+    }
+    write_json_atomic(out / "registration.json", report)
+    doubtful = registration.score_after < report["score_threshold"]
+    note = " (doubtful, written with --force)" if doubtful else ""
+    print(
+        f"registered {args.ebsd.name} on {args.sem.name} ({registration.method}): score "
+        f"{registration.score_before:.2f} -> {registration.score_after:.2f}{note}, drift "
+        f"mean {registration.drift['drift_mean_px']:.1f} px, p95 "
+        f"{registration.drift['drift_p95_px']:.1f} px, max {registration.drift['drift_max_px']:.1f}"
+        f" px; {report['n_grains']} grains, boundaries {100 * report['boundary_fraction']:.1f}% "
+        f"of pixels, ignored {100 * report['ignored_fraction']:.1f}% -> {out}"
+    )
+    return 0

@@ -1,0 +1,199 @@
+"""Labels on the SEM grid from a registered EBSD map: boundary mask, ignore mask, grain IDs.
+
+The EBSD map says where boundaries are (segments between neighbouring points whose
+misorientation class is drawn); the registration says which EBSD point lies under each SEM pixel.
+Two neighbouring SEM pixels straddle a boundary when they fall on different EBSD points and the
+EBSD segment(s) between those points are drawn. The boundary is then widened to ``width_px``
+with a Euclidean distance transform, so a line has the same width in every direction.
+
+Ignore mask (255 = no label can be trusted): SEM pixels outside the EBSD map or on not-indexed /
+unassigned points, grown by the half width plus one pixel (a boundary next to a hole cannot be
+told), and the instrument's data bar.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from grainseg.ebsd.boundaries import HIGH_ANGLE, LOW_ANGLE, PHASE, TWIN, boundary_classes
+from grainseg.ebsd.grains import reconstruct_grains
+from grainseg.ebsd.map import EBSDMap
+from grainseg.ebsd.misorientation import neighbour_misorientation_deg
+from grainseg.errors import GrainsegError
+from grainseg.register.mapping import PixelMapping, pixel_grid
+
+
+@dataclass
+class EbsdLabelSource:
+    """What the labels need from an EBSD map, on the EBSD grid.
+
+    Attributes
+    ----------
+    drawn_right : (R, C-1) bool
+        The segment between (r, c) and (r, c+1) is a boundary to draw.
+    drawn_down : (R-1, C) bool
+        The segment between (r, c) and (r+1, c) is a boundary to draw.
+    grain_ids : (R, C) uint32
+        Grains (0 = unassigned) carried onto the SEM grid.
+    segments : (R, C) int64
+        Regions of one orientation (grains at the low-angle threshold, twins apart), 0 = none:
+        what the registration matches against the SEM grey levels.
+    usable : (R, C) bool
+        Points that carry a label (indexed and assigned to a grain).
+    """
+
+    drawn_right: np.ndarray
+    drawn_down: np.ndarray
+    grain_ids: np.ndarray
+    segments: np.ndarray
+    usable: np.ndarray
+
+
+def label_source(
+    ebsd: EBSDMap, lagb_deg: float = 2.0, hagb_deg: float = 10.0, twins: bool = True
+) -> EbsdLabelSource:
+    """Boundary classes, grains and registration segments of an EBSD map.
+
+    Parameters
+    ----------
+    ebsd : EBSDMap
+    lagb_deg : float
+        Low-angle boundaries from this misorientation (degrees) are drawn; equal to
+        ``hagb_deg`` to draw none.
+    hagb_deg : float
+        High-angle threshold (degrees); grains are reconstructed at it.
+    twins : bool
+        Draw Sigma 3 twin boundaries (and keep twins as grains of their own); else twins are
+        merged into their parents and their boundaries are not drawn.
+
+    Raises
+    ------
+    GrainsegError
+        If the thresholds are not 0 < lagb <= hagb.
+    """
+    if not 0 < lagb_deg <= hagb_deg:
+        raise GrainsegError(
+            f"boundary thresholds must satisfy 0 < --lagb <= --hagb, got {lagb_deg} and {hagb_deg}"
+        )
+    misorientation = neighbour_misorientation_deg(ebsd)
+    classes = boundary_classes(ebsd, lagb_deg, hagb_deg, misorientation=misorientation)
+    drawn_classes = [LOW_ANGLE, HIGH_ANGLE, PHASE] + ([TWIN] if twins else [])
+    drawn_right, drawn_down = (np.isin(c, drawn_classes) for c in classes)
+    grain_ids = reconstruct_grains(
+        ebsd, hagb_deg, merge_twins=not twins, misorientation=misorientation, classes=classes
+    )
+    segments = reconstruct_grains(ebsd, lagb_deg, misorientation=misorientation, classes=classes)
+    usable = ebsd.indexed & (grain_ids > 0)
+    return EbsdLabelSource(
+        drawn_right=drawn_right,
+        drawn_down=drawn_down,
+        grain_ids=grain_ids.astype(np.uint32),
+        segments=np.where(usable, segments, 0).astype(np.int64),
+        usable=usable,
+    )
+
+
+def _nearest_points(
+    mapping: PixelMapping, shape: tuple[int, int], grid_shape: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Nearest EBSD (row, col) under every SEM pixel and whether it lies inside the map."""
+    x, y = pixel_grid(shape)
+    u, v = mapping(x, y)
+    rows, cols = grid_shape
+    ri = np.rint(v)
+    ci = np.rint(u)
+    inside = (ri >= 0) & (ri < rows) & (ci >= 0) & (ci < cols)
+    ri = np.where(inside, ri, 0).astype(np.int64)
+    ci = np.where(inside, ci, 0).astype(np.int64)
+    return ri, ci, inside
+
+
+def _drawn_between(
+    source: EbsdLabelSource, r1: np.ndarray, c1: np.ndarray, r2: np.ndarray, c2: np.ndarray
+) -> np.ndarray:
+    """Whether the EBSD points (r1, c1) and (r2, c2) are separated by a drawn boundary.
+
+    Neighbours and diagonal neighbours are judged by the drawn segments (a diagonal step goes
+    along the row first, then the column); points further apart (SEM coarser than EBSD) by
+    their grain IDs.
+    """
+    dr = r2 - r1
+    dc = c2 - c1
+    near = (np.abs(dr) <= 1) & (np.abs(dc) <= 1)
+    rows, cols = source.grain_ids.shape
+    out = np.zeros(r1.shape, dtype=bool)
+    horizontal = near & (dc != 0)
+    right = source.drawn_right[r1[horizontal], np.minimum(c1, c2)[horizontal]]
+    out[horizontal] |= right
+    vertical = near & (dr != 0)
+    if rows > 1:
+        down = source.drawn_down[np.minimum(r1, r2)[vertical], c2[vertical]]
+        out[vertical] |= down
+    far = ~near
+    out[far] = source.grain_ids[r1[far], c1[far]] != source.grain_ids[r2[far], c2[far]]
+    return out
+
+
+def render_labels(
+    mapping: PixelMapping,
+    shape: tuple[int, int],
+    source: EbsdLabelSource,
+    width_px: int = 3,
+    valid_rows: int | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Boundary label, ignore mask and grain IDs on the SEM grid.
+
+    Parameters
+    ----------
+    mapping : PixelMapping
+        SEM pixel -> EBSD point (from `grainseg.register.register_ebsd`).
+    shape : (H, W)
+        SEM image size, pixels.
+    source : EbsdLabelSource
+        From `label_source`.
+    width_px : int
+        Boundary line width, SEM pixels (>= 1).
+    valid_rows : int, optional
+        Rows from this one down are the data bar (ignored); None = no bar.
+
+    Returns
+    -------
+    label : (H, W) uint8
+        255 on boundaries.
+    ignore : (H, W) uint8
+        255 where no label can be trusted.
+    grain_ids : (H, W) uint32
+        EBSD grain IDs; 0 on boundaries and ignored pixels.
+    """
+    if width_px < 1:
+        raise GrainsegError(f"--width-px must be at least 1, got {width_px}")
+    ri, ci, inside = _nearest_points(mapping, shape, source.grain_ids.shape)
+    usable = inside & source.usable[ri, ci]
+    seed = np.zeros(shape, dtype=bool)
+    for axis in (0, 1):
+        a = (slice(None, -1), slice(None)) if axis == 0 else (slice(None), slice(None, -1))
+        b = (slice(1, None), slice(None)) if axis == 0 else (slice(None), slice(1, None))
+        pair = usable[a] & usable[b] & ((ri[a] != ri[b]) | (ci[a] != ci[b]))
+        drawn = np.zeros(pair.shape, dtype=bool)
+        drawn[pair] = _drawn_between(source, ri[a][pair], ci[a][pair], ri[b][pair], ci[b][pair])
+        seed[a] |= drawn
+        if width_px % 2 == 0:
+            seed[b] |= drawn
+    radius = (width_px - 1) / 2 if width_px % 2 else (width_px - 2) / 2
+    label = ndimage.distance_transform_edt(~seed) <= radius if seed.any() else seed
+    untrusted = ~usable
+    if valid_rows is not None:
+        untrusted[valid_rows:] = True
+    grow = int(np.ceil(width_px / 2)) + 1
+    ignore = ndimage.distance_transform_edt(~untrusted) <= grow if untrusted.any() else untrusted
+    if valid_rows is not None:
+        label[valid_rows:] = False
+    grain_ids = np.where(usable & ~label & ~ignore, source.grain_ids[ri, ci], 0).astype(np.uint32)
+    return (
+        (label * 255).astype(np.uint8),
+        (ignore * 255).astype(np.uint8),
+        grain_ids,
+    )

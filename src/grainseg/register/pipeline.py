@@ -1,0 +1,169 @@
+"""One call from an SEM image and an EBSD segment map to a checked mapping."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from grainseg.errors import GrainsegError
+from grainseg.register.global_search import search_global
+from grainseg.register.mapping import AffineDriftMapping, PixelMapping, drift_stats_sem_px
+from grainseg.register.nonrigid import refine_mapping
+from grainseg.register.points import mapping_from_points
+from grainseg.register.score import (
+    MIN_OVERLAP,
+    MIN_SCORE,
+    SCORE_SIGMA_PX,
+    alignment_score,
+    smooth_valid,
+)
+
+METHODS = ("auto", "affine", "none")
+
+
+@dataclass
+class Registration:
+    """A mapping with the evidence for it.
+
+    Attributes
+    ----------
+    mapping : PixelMapping
+        SEM pixel -> EBSD point.
+    method : str
+        "auto" (affine + drift), "affine", "none" (nominal), "points-affine" or
+        "points-thin-plate".
+    score_before, score_after : float
+        Alignment score (`grainseg.register.score`) of the nominal and of the final mapping.
+    overlap : float
+        Fraction of the usable SEM area on EBSD segments under the final mapping.
+    drift : dict
+        `drift_stats_sem_px` of the final mapping (SEM px).
+    candidates : list of dict
+        Global-search candidates, best first (empty without a search).
+    seconds : float
+        Wall time of the registration.
+    """
+
+    mapping: PixelMapping
+    method: str
+    score_before: float
+    score_after: float
+    overlap: float
+    drift: dict
+    candidates: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        """Plain dict for ``registration.json``."""
+        out = {
+            "method": self.method,
+            "score_before": self.score_before,
+            "score_after": self.score_after,
+            "score_threshold": MIN_SCORE,
+            "overlap_fraction": self.overlap,
+            **{k: v for k, v in self.drift.items() if k != "affine_fit"},
+            "affine_sem_px_to_ebsd_points": self.drift["affine_fit"],
+            "seconds": self.seconds,
+        }
+        if isinstance(self.mapping, AffineDriftMapping):
+            out["global_affine_sem_px_to_ebsd_points"] = self.mapping.affine.tolist()
+        if self.candidates:
+            out["global_candidates"] = self.candidates[:8]
+        return out
+
+
+def nominal_mapping(sem_px_per_point: float) -> AffineDriftMapping:
+    """The mapping the files imply: scale only, top-left corners together, no turn or flip."""
+    s = 1.0 / sem_px_per_point
+    return AffineDriftMapping(np.array([[s, 0.0, 0.5 * s - 0.5], [0.0, s, 0.5 * s - 0.5]]))
+
+
+def register_ebsd(
+    sem: np.ndarray,
+    valid: np.ndarray,
+    segments: np.ndarray,
+    sem_px_per_point: float,
+    method: str = "auto",
+    points: tuple[np.ndarray, np.ndarray] | None = None,
+    progress: bool = False,
+) -> Registration:
+    """Register an EBSD segment map to an SEM image.
+
+    Parameters
+    ----------
+    sem : (H, W) float32
+        Preprocessed SEM image (`grainseg.preprocess.preprocess_sem`).
+    valid : (H, W) bool
+        Usable SEM pixels (above the data bar).
+    segments : (R, C) int
+        EBSD regions of one orientation, 0 = none (`grainseg.labels.label_source`).
+    sem_px_per_point : float
+        Nominal scale: EBSD step / SEM pixel size.
+    method : {"auto", "affine", "none"}
+        Affine + slow-axis drift, affine only, or the nominal mapping. With ``points`` given,
+        "affine" fits an affine to them and anything else a thin-plate spline.
+    points : (sem_xy, ebsd_uv), optional
+        Control-point pairs (`grainseg.register.points.read_point_pairs`).
+    progress : bool
+        Show progress bars.
+
+    Returns
+    -------
+    Registration
+        Not yet judged: see `check_registration`.
+    """
+    if method not in METHODS:
+        raise GrainsegError(f"--register must be one of {', '.join(METHODS)}, got {method!r}")
+    start = time.perf_counter()
+    smooth = smooth_valid(sem, valid, SCORE_SIGMA_PX)
+    nominal = nominal_mapping(sem_px_per_point)
+    score_before, _ = alignment_score(smooth, valid, segments, nominal)
+    candidates: list[dict] = []
+    if points is not None:
+        kind = "affine" if method == "affine" else "thin-plate"
+        mapping = mapping_from_points(*points, kind=kind)
+        used = "points-affine" if isinstance(mapping, AffineDriftMapping) else "points-thin-plate"
+    elif method == "none":
+        mapping, used = nominal, "none"
+    else:
+        start_mapping, candidates = search_global(sem, valid, segments, sem_px_per_point)
+        mapping = refine_mapping(
+            sem, valid, segments, start_mapping, drift=method == "auto", progress=progress
+        )
+        used = method
+    score_after, overlap = alignment_score(smooth, valid, segments, mapping)
+    return Registration(
+        mapping=mapping,
+        method=used,
+        score_before=score_before,
+        score_after=score_after,
+        overlap=overlap,
+        drift=drift_stats_sem_px(mapping, sem.shape),
+        candidates=candidates,
+        seconds=time.perf_counter() - start,
+    )
+
+
+def check_registration(registration: Registration, force: bool = False) -> None:
+    """Refuse a registration with no overlap, or (unless ``force``) a doubtful score.
+
+    Raises
+    ------
+    GrainsegError
+        "no overlap" when less than `MIN_OVERLAP` of the SEM image lies on the EBSD map (even
+        with ``force``); "registration failed or doubtful" when the score is below `MIN_SCORE`.
+    """
+    if registration.overlap < MIN_OVERLAP:
+        raise GrainsegError(
+            f"no overlap between the SEM image and the EBSD map: only "
+            f"{100 * registration.overlap:.0f}% of the image falls on indexed EBSD points "
+            f"(need {100 * MIN_OVERLAP:.0f}%); check that both files show the same area"
+        )
+    if registration.score_after < MIN_SCORE and not force:
+        raise GrainsegError(
+            f"registration failed or doubtful: alignment score {registration.score_after:.2f} "
+            f"is below {MIN_SCORE:.2f} (before: {registration.score_before:.2f}); check that the "
+            "files show the same area, give control points with --points, or use --force"
+        )
