@@ -42,8 +42,11 @@ def boundary_widths_px(boundary: np.ndarray) -> np.ndarray:
     return width[skeleton]
 
 
-def width_summary(boundary: np.ndarray, pixel_size_um: float | None = None) -> dict:
+def width_summary(boundary: np.ndarray, pixel_size_um: float | None = None,
+                  widths_px: np.ndarray | None = None) -> dict:
     """Mean, median, 95th percentile and maximum boundary width, and area / length mean.
+
+    ``widths_px`` may pass `boundary_widths_px(boundary)` when already computed.
 
     Returns
     -------
@@ -53,7 +56,7 @@ def width_summary(boundary: np.ndarray, pixel_size_um: float | None = None) -> d
         twins of the widths when the pixel size is known. Values are None without boundaries.
     """
     boundary = np.asarray(boundary).astype(bool)
-    widths = boundary_widths_px(boundary)
+    widths = boundary_widths_px(boundary) if widths_px is None else widths_px
     keys = ("mean_width_px", "median_width_px", "p95_width_px", "max_width_px",
             "area_over_length_px")
     if widths.size == 0:
