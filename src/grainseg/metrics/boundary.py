@@ -61,7 +61,10 @@ def tolerance_scores(counts: dict[str, int]) -> dict[str, float]:
         counts["pred_matched"] / counts["pred_total"] if counts["pred_total"] else float("nan")
     )
     recall = counts["true_matched"] / counts["true_total"] if counts["true_total"] else float("nan")
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else float("nan")
+    if precision + recall > 0:
+        f1 = 2 * precision * recall / (precision + recall)
+    else:  # 0 when both are 0, NaN when either is undefined
+        f1 = precision + recall
     return {"boundary_precision": precision, "boundary_recall": recall, "boundary_f1": f1}
 
 
