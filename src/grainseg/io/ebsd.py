@@ -348,7 +348,11 @@ def _resample_hex(
     grid_y, grid_x = np.meshgrid(y0 + step * np.arange(n_rows), x0 + step * np.arange(n_cols),
                                  indexing="ij")
     tree = cKDTree(np.column_stack([x, y]))
-    _, nearest = tree.query(np.column_stack([grid_x.ravel(), grid_y.ravel()]))
+    # Three nearest candidates: a node can be equidistant from up to three hex points (a
+    # Voronoi vertex); the documented tie rule takes the lowest file index among the nearest.
+    dist, cand = tree.query(np.column_stack([grid_x.ravel(), grid_y.ravel()]), k=3)
+    tied = dist <= dist[:, :1] * (1 + 1e-9) + 1e-12
+    nearest = np.where(tied, cand, np.iinfo(np.int64).max).min(axis=1)
     note = (
         f"hexagonal grid ({row_y.size} rows, {x.size} points, step {step} µm) resampled to a "
         f"square grid of {n_rows} x {n_cols} points at {step} µm by nearest hexagonal point"
