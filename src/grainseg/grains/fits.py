@@ -8,6 +8,7 @@ log-normal starts at 0 (``floc=0``).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,7 +81,12 @@ def fit_beta(aspect_ratio: np.ndarray) -> Fit:
         ``params = {"a", "b", "mean"}`` (shape parameters and the fitted mean a / (a + b)).
     """
     x = np.clip(_check(aspect_ratio, 3, "beta distribution"), _BETA_CLIP, 1.0 - _BETA_CLIP)
-    a, b, _, _ = stats.beta.fit(x, floc=0.0, fscale=1.0)
+    try:
+        with warnings.catch_warnings():  # scipy warns before raising on zero spread
+            warnings.simplefilter("ignore", RuntimeWarning)
+            a, b, _, _ = stats.beta.fit(x, floc=0.0, fscale=1.0)
+    except stats.FitError as exc:  # e.g. every grain equally round: no spread to fit
+        raise GrainsegError(f"cannot fit beta distribution: {exc}") from None
     return Fit("beta", {"a": float(a), "b": float(b), "mean": float(a / (a + b))}, x.size)
 
 
