@@ -1,0 +1,332 @@
+"""Orientation-contrast SEM image of a synthetic grain structure.
+
+The image is built the way a backscatter / channelling-contrast micrograph forms: each grain's
+grey level is a smooth function of its crystal orientation (the crystal directions along the
+beam and towards the detector), boundaries are steps between those levels (only some with a
+thin polishing groove), with pits, particles and scratches, slow shading, probe blur,
+Poisson-Gaussian noise correlated along the fast scan axis, scan-line offsets and an optional
+instrument data bar.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from orix.quaternion import Rotation
+from orix.vector import Vector3d
+from scipy import ndimage
+
+from grainseg.synth.fields import smooth_noise
+
+#: 16-bit levels of the 1st and 99th percentiles in the real images (../shared/data/sem).
+_LOW_LEVEL, _HIGH_LEVEL = 11822.0, 51143.0
+
+
+@dataclass
+class SemStyle:
+    """How the synthetic micrograph looks; every field has a default matching the real images.
+
+    Intensities are in units of the image's 1-99 % grey range unless named otherwise.
+    """
+
+    grain_contrast: float = 0.15  #: standard deviation of grain grey levels
+    detector_weight: float = 0.5  #: 0 = beam-direction channelling only, 1 = detector only
+    detector_tilt_deg: float = 55.0  #: angle of the detector direction from the beam
+    harmonic_mix: float = 0.5  #: weight of the sixth-order cubic harmonic vs the fourth
+    mottling: float = 0.025  #: slow intensity variation inside grains
+    shading: float = 0.06  #: slow shading across the field
+    groove_fraction: float = 0.3  #: fraction of general boundaries with a groove
+    groove_depth: float = 0.12  #: darkening of a groove
+    pits_per_mpx: float = 12.0  #: polishing pits per megapixel
+    particles_per_mpx: float = 25.0  #: small precipitate particles per megapixel
+    scratches: int = 3  #: faint straight scratches across the field
+    scratch_depth: float = 0.03
+    blur_px: float = 1.0  #: probe blur, Gaussian sigma in pixels
+    noise_sigma: float = 0.10  #: noise level as measured by `sem_noise_statistics`
+    noise_corr_x: float = 0.43  #: lag-1 correlation of the noise along the scan direction
+    poisson_share: float = 0.6  #: share of the noise variance that is signal dependent
+    scanline_sigma: float = 0.011  #: standard deviation of the per-row offset
+    data_bar_fraction: float = 0.073  #: data bar height / image height; 0 = no bar
+
+    def to_dict(self) -> dict:
+        """Plain dict for the truth JSON."""
+        return asdict(self)
+
+
+def random_style(rng: np.random.Generator) -> SemStyle:
+    """A widely randomised `SemStyle` (for training data that must cover many instruments)."""
+    return SemStyle(
+        grain_contrast=float(rng.uniform(0.06, 0.25)),
+        detector_weight=float(rng.uniform(0.0, 1.0)),
+        detector_tilt_deg=float(rng.uniform(20.0, 80.0)),
+        harmonic_mix=float(rng.uniform(0.0, 1.0)),
+        mottling=float(rng.uniform(0.0, 0.06)),
+        shading=float(rng.uniform(0.0, 0.2)),
+        groove_fraction=float(rng.uniform(0.0, 0.9)),
+        groove_depth=float(rng.uniform(0.04, 0.4)),
+        pits_per_mpx=float(rng.uniform(0.0, 60.0)),
+        particles_per_mpx=float(rng.uniform(0.0, 100.0)),
+        scratches=int(rng.integers(0, 12)),
+        scratch_depth=float(rng.uniform(0.01, 0.08)),
+        blur_px=float(rng.uniform(0.5, 2.0)),
+        noise_sigma=float(rng.uniform(0.03, 0.2)),
+        noise_corr_x=float(rng.uniform(0.0, 0.6)),
+        poisson_share=float(rng.uniform(0.0, 1.0)),
+        scanline_sigma=float(rng.uniform(0.0, 0.03)),
+        data_bar_fraction=float(rng.choice([0.0, rng.uniform(0.05, 0.1)])),
+    )
+
+
+def _cubic_harmonics(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Fourth- and sixth-order cubic invariants of unit vectors (..., 3), each scaled to 0..1."""
+    x2, y2, z2 = v[..., 0] ** 2, v[..., 1] ** 2, v[..., 2] ** 2
+    k4 = (x2**2 + y2**2 + z2**2 - 1.0 / 3.0) * 1.5
+    k6 = 27.0 * x2 * y2 * z2
+    return k4, k6
+
+
+def grain_grey_levels(
+    orientations: np.ndarray, style: SemStyle, rng: np.random.Generator
+) -> np.ndarray:
+    """Grey level of each grain as a smooth function of its orientation.
+
+    Channelling contrast depends on which crystal direction lies along the beam and, for a
+    tilted or forward-scatter detector, towards the detector. Each enters through cubic
+    harmonics (invariant under the cubic symmetry), with random signs per specimen, so that
+    symmetric equivalents look identical, twins differ from their parents and some neighbours
+    come out nearly equal.
+
+    Parameters
+    ----------
+    orientations : (n, 4) float
+        Quaternions (sample -> crystal).
+    style : SemStyle
+    rng : numpy Generator
+
+    Returns
+    -------
+    (n,) float32
+        Levels with mean 0.5 and standard deviation ``style.grain_contrast``.
+    """
+    tilt = np.deg2rad(style.detector_tilt_deg)
+    azimuth = rng.uniform(0.0, 2.0 * np.pi)
+    directions = Vector3d(
+        [
+            [0.0, 0.0, 1.0],
+            [np.sin(tilt) * np.cos(azimuth), np.sin(tilt) * np.sin(azimuth), np.cos(tilt)],
+        ]
+    )
+    crystal = Rotation(orientations).outer(directions).unit.data  # (n, 2, 3)
+    k4, k6 = _cubic_harmonics(crystal)
+    signs = rng.choice([-1.0, 1.0], size=(2, 2))
+    mix = style.harmonic_mix
+    per_direction = (1 - mix) * signs[:, 0] * k4 + mix * signs[:, 1] * k6  # (n, 2)
+    level = (1 - style.detector_weight) * per_direction[
+        :, 0
+    ] + style.detector_weight * per_direction[:, 1]
+    std = level.std()
+    level = (level - level.mean()) / (std if std > 0 else 1.0)
+    return (0.5 + style.grain_contrast * level).astype(np.float32)
+
+
+def _discs(
+    shape: tuple[int, int], count: int, radius_px: tuple[float, float], rng: np.random.Generator
+) -> np.ndarray:
+    """Random discs: distance to the nearest disc centre in units of that disc's radius.
+
+    Returns
+    -------
+    (H, W) float32
+        < 1 inside a disc, 1..1.6 on its rim, ``inf`` far from every disc.
+    """
+    height, width = shape
+    out = np.full(shape, np.inf, dtype=np.float32)
+    if count == 0:
+        return out
+    centre_r = rng.uniform(0, height, count)
+    centre_c = rng.uniform(0, width, count)
+    radii = rng.uniform(*radius_px, count)
+    # All discs at once: a (count, k, k) stack of windows around the centres.
+    reach = int(np.ceil(1.6 * radius_px[1])) + 1
+    offsets = np.arange(-reach, reach + 1)
+    rows = np.floor(centre_r).astype(np.int64)[:, None, None] + offsets[None, :, None]
+    cols = np.floor(centre_c).astype(np.int64)[:, None, None] + offsets[None, None, :]
+    rows, cols = np.broadcast_arrays(rows, cols)
+    scaled = np.hypot(rows + 0.5 - centre_r[:, None, None], cols + 0.5 - centre_c[:, None, None])
+    scaled /= radii[:, None, None]
+    keep = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width) & (scaled < 1.6)
+    np.minimum.at(out, (rows[keep], cols[keep]), scaled[keep].astype(np.float32))
+    return out
+
+
+def _scratches(shape: tuple[int, int], style: SemStyle, rng: np.random.Generator) -> np.ndarray:
+    """Faint straight scratches: sum of thin Gaussian line profiles (H, W) float32 (>= 0).
+
+    Each line is drawn only within 5 px of its centre: along its main axis every pixel column
+    (or row) gets the 11 pixels around the line, vectorised.
+    """
+    out = np.zeros(shape, dtype=np.float32)
+    offsets = np.arange(-5, 6)
+    # A handful of lines (<= 12): a loop over lines, each line vectorised over its pixels.
+    for _ in range(style.scratches):
+        angle = rng.uniform(-np.pi / 2, np.pi / 2)
+        steep = abs(np.tan(angle)) > 1.0
+        # Work in (major, minor) axes: major = columns for flat lines, rows for steep ones.
+        n_major, n_minor = (shape[0], shape[1]) if steep else (shape[1], shape[0])
+        slope = 1.0 / np.tan(angle) if steep else np.tan(angle)
+        start = rng.uniform(0, n_minor)
+        major = np.arange(n_major)
+        centre = start + (major - n_major / 2) * slope
+        minor = np.floor(centre)[:, None].astype(np.int64) + offsets[None, :]
+        distance = np.abs(minor + 0.5 - centre[:, None]) / np.sqrt(1.0 + slope**2)
+        width_px = rng.uniform(0.6, 1.5)
+        value = rng.uniform(0.3, 1.0) * np.exp(-0.5 * (distance / width_px) ** 2)
+        keep = (minor >= 0) & (minor < n_minor)
+        major_idx = np.broadcast_to(major[:, None], minor.shape)[keep]
+        index = (major_idx, minor[keep]) if steep else (minor[keep], major_idx)
+        out[index] += value[keep].astype(np.float32)
+    return out
+
+
+def _data_bar(image: np.ndarray, rows: int, rng: np.random.Generator) -> None:
+    """Paint an instrument data bar over the bottom ``rows`` rows of a uint16 image, in place.
+
+    A flat black band with a white separator line and white text-like blocks: two lines of
+    "words" made of character-sized blobs, the look of FEI/Thermo Fisher bars.
+    """
+    height, width = image.shape
+    bar = np.zeros((rows, width), dtype=np.uint16)
+    bar[0, :] = 65535
+    glyph_h = max(rows // 4, 2)
+    glyph_w = max(glyph_h * 2 // 3, 1)
+    text = np.zeros((rows, width), dtype=bool)
+    for line_top in (rows // 6, rows // 2 + rows // 12):
+        col = glyph_w
+        while col < width - 2 * glyph_w:
+            n_chars = int(rng.integers(2, 9))
+            chars = rng.uniform(size=n_chars) < 0.85
+            for k, on in enumerate(chars):
+                left = col + k * (glyph_w + 1)
+                if on and left + glyph_w < width:
+                    shape = rng.uniform(size=(glyph_h, glyph_w)) < 0.55
+                    text[line_top : line_top + glyph_h, left : left + glyph_w] = shape[
+                        : rows - line_top
+                    ]
+            col += n_chars * (glyph_w + 1) + int(rng.integers(2, 6)) * glyph_w
+    bar[text] = 65535
+    image[height - rows :] = bar
+
+
+def render_sem(
+    ids: np.ndarray,
+    grey: np.ndarray,
+    boundary: np.ndarray,
+    twin_boundary: np.ndarray,
+    style: SemStyle,
+    rng: np.random.Generator,
+    *,
+    mean_diameter_px: float,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Render the 16-bit SEM image of a grain map.
+
+    Parameters
+    ----------
+    ids : (H, W) uint32
+        Grain IDs.
+    grey : (n + 1,) float32
+        Grey level per grain ID (see `grain_grey_levels`).
+    boundary, twin_boundary : (H, W) bool
+        All boundary pixels and the twin-boundary subset (twins are never grooved: coherent
+        twin boundaries barely etch).
+    style : SemStyle
+    rng : numpy Generator
+    mean_diameter_px : float
+        Sets the scale of the in-grain mottling.
+
+    Returns
+    -------
+    sem : (H, W) uint16
+    pits : (H, W) bool
+        Pit pixels (EBSD fails there).
+    data_bar_rows : int
+        Height of the painted data bar (0 = none).
+    """
+    shape = ids.shape
+    height, width = shape
+    image = grey[ids]
+    if style.mottling > 0:
+        image += style.mottling * smooth_noise(shape, 0.3 * mean_diameter_px, rng)
+
+    # Grooves on a random subset of general boundaries, chosen per pair of grains.
+    if style.groove_fraction > 0:
+        lo = ids.copy()
+        hi = ids.copy()
+        for axis in (0, 1):
+            for shift in (1, -1):
+                nb = np.roll(ids, shift, axis=axis)
+                np.minimum(lo, nb, out=lo)
+                np.maximum(hi, nb, out=hi)
+        salt = np.uint64(rng.integers(1, 2**31))
+        pair_hash = (
+            (lo.astype(np.uint64) * np.uint64(2654435761))
+            ^ (hi.astype(np.uint64) * np.uint64(40503))
+            ^ salt
+        )
+        pair_hash = (pair_hash * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(40)
+        grooved = (
+            boundary
+            & ~twin_boundary
+            & (pair_hash.astype(np.float64) / 2**24 < style.groove_fraction)
+        )
+        image[grooved] -= style.groove_depth
+
+    area_mpx = height * width / 1e6
+    dist = _discs(shape, int(rng.poisson(style.pits_per_mpx * area_mpx)), (1.0, 4.0), rng)
+    pits = dist <= 1.0
+    image[(dist > 1.0) & (dist < 1.6)] += 0.2
+    image[pits] -= 0.45
+    particles = _discs(shape, int(rng.poisson(style.particles_per_mpx * area_mpx)), (0.6, 1.5), rng)
+    image[particles <= 1.0] -= 0.3
+    image -= style.scratch_depth * _scratches(shape, style, rng)
+
+    if style.shading > 0:
+        ramp = np.linspace(-1.0, 1.0, width, dtype=np.float32)[None, :] * rng.uniform(-1, 1)
+        slow = smooth_noise(shape, 0.8 * max(height, width), rng)
+        image *= 1.0 + style.shading * (0.5 * ramp + slow)
+    if style.blur_px > 0:
+        image = ndimage.gaussian_filter(image, style.blur_px)
+
+    # Noise in units of the 1-99 % range of the clean image, so `noise_sigma` means what
+    # `sem_noise_statistics` measures (calibrated: the 5 x 5 median residual and the MAD see
+    # about 0.82 of the noise standard deviation for correlated noise like the real one).
+    lo_pct, hi_pct = np.percentile(image[::4, ::4], [1, 99])
+    value_range = float(hi_pct - lo_pct) or 1.0
+    signal = np.clip((image - lo_pct) / value_range, 0.0, 1.5)
+    variance = (1 - style.poisson_share) + style.poisson_share * 2.0 * signal
+    noise = rng.standard_normal(shape, dtype=np.float32) * np.sqrt(variance)
+    a = _kernel_weight(style.noise_corr_x)
+    noise = ndimage.convolve1d(noise, np.array([a, 1.0, a], np.float32), axis=1, mode="reflect")
+    noise *= style.noise_sigma / 0.82 / np.sqrt(1 + 2 * a * a) * value_range
+    image += noise
+    image += (style.scanline_sigma * value_range * rng.standard_normal(height)).astype(np.float32)[
+        :, None
+    ]
+
+    levels = _LOW_LEVEL + (image - lo_pct) / value_range * (_HIGH_LEVEL - _LOW_LEVEL)
+    sem = np.clip(np.rint(levels), 0, 65535).astype(np.uint16)
+    bar_rows = int(round(style.data_bar_fraction * height))
+    if bar_rows >= 8:
+        _data_bar(sem, bar_rows, rng)
+    else:
+        bar_rows = 0
+    return sem, pits, bar_rows
+
+
+def _kernel_weight(lag1: float) -> float:
+    """Side weight ``a`` of the kernel [a, 1, a] whose filtered white noise has this lag-1 corr."""
+    # lag1 = 2a / (1 + 2a^2)  ->  2 lag1 a^2 - 2a + lag1 = 0, smaller root.
+    lag1 = float(np.clip(lag1, 0.0, 0.7))
+    if lag1 == 0:
+        return 0.0
+    return (2.0 - np.sqrt(4.0 - 8.0 * lag1 * lag1)) / (4.0 * lag1)
