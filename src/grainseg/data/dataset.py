@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from grainseg.data.build import DATASET_FORMAT, SPLIT_CODES
 from grainseg.errors import GrainsegError, input_error
@@ -188,10 +188,16 @@ class EpochSampler(Sampler[int]):
         self.n, self.seed, self.shuffle, self.flips = n, seed, shuffle, flips
         self.rank, self.world_size = rank, world_size
         self.epoch = 0
+        self._skip: tuple[int, int] | None = None
 
     def set_epoch(self, epoch: int) -> None:
         """Called by Lightning at the start of each epoch."""
         self.epoch = epoch
+
+    def resume(self, epoch: int, skip: int) -> None:
+        """Continue ``epoch`` after its first ``skip`` keys (of this rank), once."""
+        self.epoch = epoch
+        self._skip = (epoch, skip)
 
     def __len__(self) -> int:
         return -(-self.n // self.world_size)
@@ -203,4 +209,37 @@ class EpochSampler(Sampler[int]):
         keys = order * N_FLIPS + flip[order]
         total = len(self) * self.world_size
         keys = np.resize(keys, total)[self.rank :: self.world_size]
+        if self._skip is not None:
+            if self._skip[0] == self.epoch:
+                keys = keys[self._skip[1] :]
+            self._skip = None
         return iter(keys.tolist())
+
+
+class ResumableLoader(DataLoader):
+    """A DataLoader over an `EpochSampler` that Lightning can checkpoint mid-epoch.
+
+    Lightning saves ``state_dict()`` with each checkpoint and hands it back on resume; the
+    sampler then skips the batches this epoch has already trained on, so a resumed run sees the
+    same batches as an uninterrupted one.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        As for ``DataLoader``; ``sampler`` must be an `EpochSampler`.
+    batches_done : callable () -> int
+        Batches of the current epoch already trained (Lightning's batch progress).
+    """
+
+    def __init__(self, *args, batches_done: Callable[[], int], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._batches_done = batches_done
+
+    def state_dict(self) -> dict:
+        epoch, done = self.sampler.epoch, int(self._batches_done())
+        if done >= len(self):  # saved at the end of an epoch: the next one starts afresh
+            epoch, done = epoch + 1, 0
+        return {"epoch": epoch, "batches_done": done}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.sampler.resume(int(state["epoch"]), int(state["batches_done"]) * self.batch_size)

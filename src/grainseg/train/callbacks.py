@@ -56,6 +56,7 @@ class CsvLog(L.Callback):
         self._epoch_start = 0.0
 
     def on_train_start(self, trainer, pl_module) -> None:
+        self._epoch_start = time.monotonic()  # a mid-epoch resume skips on_train_epoch_start
         if self.path.is_file():
             with open(self.path, newline="", encoding="utf-8") as handle:
                 self.rows = [

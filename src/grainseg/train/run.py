@@ -25,7 +25,7 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, TQDMProg
 from torch.utils.data import DataLoader
 
 from grainseg import __version__
-from grainseg.data.dataset import EpochSampler, PatchDataset, open_dataset
+from grainseg.data.dataset import EpochSampler, PatchDataset, ResumableLoader, open_dataset
 from grainseg.errors import GrainsegError, input_error
 from grainseg.io.atomic import ensure_output_dir, write_json_atomic
 from grainseg.models import count_parameters, load_model, save_model
@@ -59,14 +59,17 @@ class PatchDataModule(L.LightningDataModule):
             rank=self.trainer.global_rank,
             world_size=self.trainer.world_size,
         )
-        return DataLoader(
-            dataset,
+        options = dict(
             batch_size=self.config.batch,
             sampler=sampler,
             num_workers=self.workers,
             persistent_workers=self.workers > 0,
             pin_memory=torch.cuda.is_available(),
         )
+        if not train:
+            return DataLoader(dataset, **options)
+        progress = self.trainer.fit_loop.epoch_loop.batch_progress.current
+        return ResumableLoader(dataset, batches_done=lambda: progress.processed, **options)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, train=True)
@@ -213,6 +216,9 @@ def train(
     dataset.indices("train")
     dataset.indices("val")
     info = dataset.info
+    start = None
+    if config.init and not resume:
+        start, _ = load_model(config.init, expect_arch=config.arch)
     ensure_output_dir(ckpt_dir)
     if not resume:
         write_json_atomic(
@@ -246,8 +252,7 @@ def train(
         patch=int(info["patch_px"]),
         seed=config.seed,
     )
-    if config.init and not resume:
-        start, _ = load_model(config.init, expect_arch=config.arch)
+    if start is not None:
         try:
             module.model.load_state_dict(start.state_dict())
         except RuntimeError:
