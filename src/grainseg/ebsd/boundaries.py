@@ -98,13 +98,14 @@ def _classify(
     """Class codes (uint8) of the segments between point slices ``a`` and ``b``."""
     phase_a = ebsd_map.phase_ids[a]
     phase_b = ebsd_map.phase_ids[b]
-    classes = np.zeros(angles.shape, dtype=np.uint8)
-    classes[angles >= low_deg] = LOW_ANGLE
-    classes[angles >= high_deg] = HIGH_ANGLE
+    with np.errstate(invalid="ignore"):  # NaN angles (not comparable) compare False: NONE
+        classes = (angles >= low_deg).astype(np.uint8) + (angles >= high_deg)  # 0, 1 or 2
     cubic_ids = [i for i, ph in enumerate(ebsd_map.phases) if ph.laue == "m-3m"]
     if cubic_ids and twin_tolerance_deg > 0:
         # Only angles within the tolerance of 60 degrees can be within it of Sigma 3.
-        maybe = (np.abs(angles - S3_ANGLE_DEG) <= twin_tolerance_deg) & np.isin(phase_a, cubic_ids)
+        maybe = np.abs(angles - S3_ANGLE_DEG) <= twin_tolerance_deg
+        if len(cubic_ids) < len(ebsd_map.phases):
+            maybe &= np.isin(phase_a, cubic_ids)
         rows, cols = np.nonzero(maybe)
         q = ebsd_map.quaternions
         qa = q[a][rows, cols]

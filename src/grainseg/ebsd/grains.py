@@ -150,7 +150,9 @@ def reconstruct_grains(
     if to_fill.any() and grain_ids.any():
         _, (near_r, near_c) = ndimage.distance_transform_edt(grain_ids == 0, return_indices=True)
         grain_ids = np.where(to_fill, grain_ids[near_r, near_c], grain_ids)
-    return _renumber(grain_ids)
+    if merge_twins or to_fill.any():
+        return _renumber(grain_ids)
+    return grain_ids.astype(np.uint32)  # the labelling is already 1..N in raster order
 
 
 def mean_orientations(
