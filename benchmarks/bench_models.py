@@ -81,8 +81,8 @@ def main() -> int:
     cpu = f"{os.cpu_count()}-core CPU ({platform.processor() or platform.machine()}), shared"
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
 
-    header = "| architecture | width | parameters (M) | GFLOPs / 512x512 tile |"
-    rule = "| --- | --- | --- | --- |"
+    header = "| architecture | width | parameters (M) | GFLOPs / 512x512 tile | CPU load (1 min) |"
+    rule = "| --- | --- | --- | --- | --- |"
     for device in devices:
         header += f" train patches/s ({device}) |"
         rule += " --- |"
@@ -93,7 +93,8 @@ def main() -> int:
             params_m = count_parameters(model) / 1e6
             gflops = count_flops(model, (1, 1, 512, 512)) / 1e9
             del model
-            row = f"| {name} | {width:g} | {params_m:.3f} | {gflops:.1f} |"
+            load = os.getloadavg()[0]
+            row = f"| {name} | {width:g} | {params_m:.3f} | {gflops:.1f} | {load:.1f} |"
             for device in devices:
                 rate = train_throughput(name, width, args.batch, args.patch, args.steps, device)
                 row += f" {rate:.1f} |"
@@ -115,7 +116,9 @@ def main() -> int:
             f"{args.steps} steps after one warm-up. FLOPs: one forward pass of a 512 x 512 tile "
             "(convolutions and matrix products, multiply-add = 2), counted by "
             "`grainseg.models.count_flops`. CPU figures were measured while other jobs shared "
-            "the machine: lower bounds on an idle machine's rate.",
+            "the machine (the load column: 1-minute load average before the row; the machine has "
+            f"{os.cpu_count()} cores): lower bounds on an idle machine's rate, and rows measured "
+            "under different loads do not compare.",
             "",
             header,
             rule,
