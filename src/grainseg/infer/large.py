@@ -1,0 +1,294 @@
+"""Segment micrographs too large for memory (mosaics of 20000 x 20000 pixels and more).
+
+The input is read a band of rows at a time straight from the file when the TIFF stores it
+uncompressed in one piece (what `tifffile.memmap` needs); other files are read whole. The
+preprocessing is `grainseg.preprocess.preprocess_sem` done per band: the median filter gets a
+halo of real neighbours (so it equals the whole-image filter exactly) and the 1st/99th
+percentiles come from a grid of sample windows (the whole image when it is small). The
+probability goes into an uncompressed float32 TIFF written in place band by band, and the
+network is built from it in overlapping blocks (`grainseg.infer.postprocess.network_blockwise`).
+Every file mapping is opened for one band and closed again, so resident memory stays bounded
+by the band and block sizes, not by the image.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import tifffile
+from scipy import ndimage
+
+from grainseg.errors import input_error
+from grainseg.infer.postprocess import network_blockwise
+from grainseg.infer.segment import overlay_rgb
+from grainseg.infer.tiling import Predictor, predict_tiled
+from grainseg.io.atomic import atomic_path
+from grainseg.io.tiff import _pixel_size_from_tags, read_micrograph
+from grainseg.preprocess import data_bar_start_row
+
+#: Images with more pixels than this go through the bounded-memory path.
+LARGE_IMAGE_PX = 2**25
+#: Rows at the bottom searched for a data bar in a large image.
+DATA_BAR_SEARCH_ROWS = 4096
+#: Longest side of the overlay PNG of a large image (boundaries are max-pooled to it).
+OVERLAY_MAX_PX = 4096
+
+
+class TiffBands:
+    """Band-wise read/write access to the pixels of an uncompressed, contiguous 2-D TIFF.
+
+    Each call maps only the rows it needs and unmaps them on return.
+    """
+
+    def __init__(self, path: Path, shape: tuple[int, int], dtype: np.dtype, offset: int):
+        self.path, self.shape, self.dtype, self.offset = Path(path), shape, np.dtype(dtype), offset
+
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> TiffBands | None:
+        """Map an existing TIFF; None when its first page cannot be memory-mapped as 2-D."""
+        try:
+            mapped = tifffile.memmap(path, mode="r")
+        except (ValueError, tifffile.TiffFileError, OSError):
+            return None
+        if mapped.ndim != 2:
+            return None
+        bands = cls(Path(path), mapped.shape, mapped.dtype, int(mapped.offset))
+        del mapped
+        return bands
+
+    @classmethod
+    def create(
+        cls,
+        path: str | os.PathLike,
+        shape: tuple[int, int],
+        dtype: np.dtype,
+        pixel_size_um: float | None,
+    ) -> TiffBands:
+        """Create an uncompressed TIFF of zeros with grainseg's pixel-size metadata."""
+        meta: dict = {"grainseg": {}}
+        kwargs: dict = {}
+        if pixel_size_um is not None:
+            meta["grainseg"]["pixel_size_um"] = float(pixel_size_um)
+            per_cm = 1e4 / float(pixel_size_um)
+            kwargs.update(resolution=(per_cm, per_cm), resolutionunit="CENTIMETER")
+        nbytes = math.prod(shape) * np.dtype(dtype).itemsize
+        mapped = tifffile.memmap(
+            path, shape=shape, dtype=dtype, description=json.dumps(meta), metadata=None,
+            bigtiff=nbytes > 2**31, **kwargs,
+        )
+        bands = cls(Path(path), tuple(shape), mapped.dtype, int(mapped.offset))
+        mapped.flush()
+        del mapped
+        return bands
+
+    def _rows(self, y0: int, y1: int, mode: str) -> np.memmap:
+        width = self.shape[1]
+        return np.memmap(
+            self.path, dtype=self.dtype, mode=mode, shape=(y1 - y0, width),
+            offset=self.offset + y0 * width * self.dtype.itemsize,
+        )
+
+    def read(self, y0: int, y1: int, x0: int = 0, x1: int | None = None) -> np.ndarray:
+        """Copy of rows ``y0:y1``, columns ``x0:x1``."""
+        rows = self._rows(y0, y1, "r")
+        block = np.array(rows[:, x0:x1])
+        del rows
+        return block
+
+    def write(self, y0: int, x0: int, block: np.ndarray) -> None:
+        """Store ``block`` with its top-left corner at (y0, x0)."""
+        rows = self._rows(y0, y0 + block.shape[0], "r+")
+        rows[:, x0 : x0 + block.shape[1]] = block
+        rows.flush()
+        del rows
+
+
+class _InMemory:
+    """The `TiffBands` read interface over an array already in memory."""
+
+    def __init__(self, image: np.ndarray):
+        self.image, self.shape = image, image.shape
+
+    def read(self, y0: int, y1: int, x0: int = 0, x1: int | None = None) -> np.ndarray:
+        return self.image[y0:y1, x0:x1]
+
+
+def image_size_px(path: str | os.PathLike) -> int:
+    """Pixels in the first page of a TIFF (without reading it), for choosing the path.
+
+    Raises
+    ------
+    GrainsegError
+        If the file is missing or not a readable TIFF.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise input_error(path, "file not found")
+    try:
+        with tifffile.TiffFile(path) as tif:
+            if not tif.pages:
+                raise input_error(path, "TIFF holds no image")
+            shape = tif.pages[0].shape
+    except tifffile.TiffFileError as exc:
+        raise input_error(path, f"not a readable TIFF ({exc})") from None
+    except (ValueError, OSError, EOFError, IndexError, KeyError) as exc:
+        raise input_error(path, f"TIFF is damaged or truncated ({exc})") from None
+    return int(shape[0]) * int(shape[1]) if len(shape) >= 2 else int(math.prod(shape))
+
+
+class LazyNetworkInput:
+    """`preprocess_sem` of a large image, computed for whatever window is sliced.
+
+    Parameters
+    ----------
+    source : TiffBands or in-memory reader
+        The raw image.
+    rows : int
+        Rows above the data bar (the image seen by the network).
+    median_px : int
+        Median filter size, as in `preprocess_sem`.
+    sample_windows : int
+        Windows per axis sampled for the intensity percentiles.
+    window_px : int
+        Side of each sample window.
+    """
+
+    def __init__(self, source, rows: int, median_px: int = 3, sample_windows: int = 8,
+                 window_px: int = 256):
+        self.source, self.median_px = source, int(median_px)
+        self.shape = (rows, source.shape[1])
+        self.halo_px = self.median_px // 2 if self.median_px > 1 else 0
+        samples = []
+        for y0 in _window_starts(rows, window_px, sample_windows):
+            for x0 in _window_starts(self.shape[1], window_px, sample_windows):
+                samples.append(source.read(y0, min(rows, y0 + window_px), x0, x0 + window_px))
+        finite = np.concatenate([s[np.isfinite(s)].ravel() for s in samples])
+        self.fill = float(np.median(finite)) if finite.size else 0.0
+        filtered = np.concatenate([self._filtered(s).ravel() for s in samples])
+        lo, hi = np.percentile(filtered, [1.0, 99.0])
+        self.low, self.scale = float(lo), float(hi - lo) if hi > lo else 1.0
+
+    def _filtered(self, raw: np.ndarray) -> np.ndarray:
+        raw = np.asarray(raw, dtype=np.float32)
+        raw = np.where(np.isfinite(raw), raw, np.float32(self.fill))
+        if self.median_px > 1:
+            raw = ndimage.median_filter(raw, size=self.median_px, mode="reflect")
+        return raw
+
+    def __getitem__(self, index: tuple[slice, slice]) -> np.ndarray:
+        rows, cols = index
+        y0, y1, _ = rows.indices(self.shape[0])
+        x0, x1, _ = cols.indices(self.shape[1])
+        hy0, hy1 = max(0, y0 - self.halo_px), min(self.shape[0], y1 + self.halo_px)
+        hx0, hx1 = max(0, x0 - self.halo_px), min(self.shape[1], x1 + self.halo_px)
+        block = self._filtered(self.source.read(hy0, hy1, hx0, hx1))
+        block = block[y0 - hy0 : y1 - hy0, x0 - hx0 : x1 - hx0]
+        return ((block - self.low) / self.scale).astype(np.float32, copy=False)
+
+
+def _window_starts(length_px: int, window_px: int, count: int) -> np.ndarray:
+    if length_px <= window_px * count:
+        return np.arange(0, length_px, window_px)
+    return np.linspace(0, length_px - window_px, count).astype(np.int64)
+
+
+def segment_tiff_large(
+    path: str | os.PathLike,
+    predict: Predictor,
+    out_paths: dict[str, Path],
+    *,
+    median_px: int = 3,
+    tile_px: int = 512,
+    overlap: float = 0.25,
+    batch: int = 8,
+    multiple: int = 1,
+    threshold: float = 0.5,
+    min_grain_px: int = 20,
+    block_px: int = 2048,
+    halo_px: int = 128,
+    progress: bool = False,
+) -> dict:
+    """Segment a TIFF too large for memory straight to output files.
+
+    Parameters
+    ----------
+    path : path
+        Input micrograph (2-D; uncompressed TIFFs are read band by band).
+    predict : callable
+        Tile predictor (see `grainseg.infer.segment.model_predictor`).
+    out_paths : dict
+        Final paths under the keys ``probability``, ``boundaries``, ``grain_ids``, ``overlay``;
+        all four appear together (atomically) when the image is done.
+    median_px, tile_px, overlap, batch, multiple, threshold, min_grain_px
+        As in `grainseg.infer.segment.segment_image`.
+    block_px, halo_px : int
+        Post-processing blocks (see `network_blockwise`).
+    progress : bool
+        Show tqdm bars.
+
+    Returns
+    -------
+    dict
+        ``shape_px`` (rows, columns) of the outputs, ``data_bar_row``, ``n_grains``,
+        ``pixel_size_um``, ``notes``.
+    """
+    path = Path(path)
+    notes: list[str] = []
+    source = TiffBands.open(path)
+    if source is None:
+        micrograph = read_micrograph(path)
+        notes += micrograph.notes + ["TIFF not memory-mappable (compressed or tiled): read whole"]
+        source, pixel_size_um = _InMemory(micrograph.image), micrograph.pixel_size_um
+    else:
+        with tifffile.TiffFile(path) as tif:
+            pixel_size_um = _pixel_size_from_tags(tif)
+    height, width = source.shape
+    strip_y0 = max(0, height - DATA_BAR_SEARCH_ROWS)
+    bar_row = strip_y0 + data_bar_start_row(source.read(strip_y0, height))
+    if bar_row < height:
+        notes.append(f"data bar from row {bar_row} left out")
+    network_input = LazyNetworkInput(source, bar_row, median_px)
+    shape = network_input.shape
+
+    with contextlib.ExitStack() as stack:
+        tmp = {key: stack.enter_context(atomic_path(p)) for key, p in out_paths.items()}
+        probability = TiffBands.create(tmp["probability"], shape, np.float32, pixel_size_um)
+        predict_tiled(network_input, predict, tile_px, overlap, batch, multiple,
+                      out=lambda y0, rows: probability.write(y0, 0, rows), progress=progress)
+        boundaries = TiffBands.create(tmp["boundaries"], shape, np.uint8, pixel_size_um)
+        grain_ids = TiffBands.create(tmp["grain_ids"], shape, np.uint32, pixel_size_um)
+        n_grains = network_blockwise(
+            probability.read, shape,
+            lambda y0, x0, b: boundaries.write(y0, x0, b.astype(np.uint8) * np.uint8(255)),
+            lambda y0, y1, x0, x1: boundaries.read(y0, y1, x0, x1) > 0,
+            grain_ids.write, grain_ids.read,
+            threshold=threshold, min_grain_px=min_grain_px, block_px=block_px,
+            halo_px=halo_px, progress=progress,
+        )
+        _write_overlay_decimated(tmp["overlay"], network_input, boundaries)
+    return {"shape_px": shape, "data_bar_row": bar_row, "n_grains": n_grains,
+            "pixel_size_um": pixel_size_um, "notes": notes}
+
+
+def _write_overlay_decimated(path: Path, network_input: LazyNetworkInput, boundaries: TiffBands):
+    """Overlay PNG at most `OVERLAY_MAX_PX` wide: image subsampled, boundaries max-pooled."""
+    from matplotlib.image import imsave
+
+    height, width = boundaries.shape
+    factor = max(1, math.ceil(max(height, width) / OVERLAY_MAX_PX))
+    out_h, out_w = height // factor, width // factor
+    band_rows = factor * max(1, 1024 // factor)
+    grey = np.zeros((out_h, out_w), np.float32)
+    lines = np.zeros((out_h, out_w), bool)
+    for y0 in range(0, out_h * factor, band_rows):
+        y1 = min(out_h * factor, y0 + band_rows)
+        o0, o1 = y0 // factor, y1 // factor
+        grey[o0:o1] = network_input[y0:y1, 0 : out_w * factor][::factor, ::factor]
+        band = boundaries.read(y0, y1, 0, out_w * factor) > 0
+        lines[o0:o1] = band.reshape(o1 - o0, factor, out_w, factor).any(axis=(1, 3))
+    imsave(path, overlay_rgb(grey, lines), format="png")

@@ -1,0 +1,226 @@
+"""Segment a whole micrograph: data bar off, preprocessing, tiled network, closed network.
+
+`segment_image` works on an image in memory; `grainseg.infer.large.segment_tiff_large` does the
+same for images too large for memory, tile by tile.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from grainseg.errors import GrainsegError
+from grainseg.infer.postprocess import probability_to_network
+from grainseg.infer.tiling import Predictor, predict_tiled
+from grainseg.preprocess import data_bar_start_row, preprocess_sem
+
+#: RGB colour of boundaries in the overlay PNG.
+OVERLAY_COLOUR = (255, 32, 32)
+
+
+@dataclass
+class SegmentationResult:
+    """What `segment_image` returns, for the rows above the data bar.
+
+    Attributes
+    ----------
+    probability : (H', W) float32
+        Boundary probability in [0, 1].
+    boundaries : (H', W) uint8
+        255 on the closed one-pixel-wide boundary network, 0 elsewhere.
+    grain_ids : (H', W) uint32
+        Grains 1..n (4-connected), 0 on boundaries.
+    data_bar_row : int
+        First row of the instrument's data bar in the input (H' = data_bar_row; H when none);
+        the outputs cover rows ``0:data_bar_row`` of the input.
+    notes : list of str
+        What was done that the user should know.
+    """
+
+    probability: np.ndarray
+    boundaries: np.ndarray
+    grain_ids: np.ndarray
+    data_bar_row: int
+    notes: list[str] = field(default_factory=list)
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``"auto"`` -> CUDA when available, else CPU; anything else as given.
+
+    Raises
+    ------
+    GrainsegError
+        If the device name is unknown or CUDA is asked for but not available.
+    """
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise GrainsegError(f"--device {name}: unknown device (use auto, cpu or cuda)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise GrainsegError(f"--device {name}: CUDA is not available on this machine")
+    return device
+
+
+def model_predictor(model: torch.nn.Module, device: torch.device | str = "cpu") -> Predictor:
+    """Wrap a model (contract of `grainseg.models.build_model`) as a tile predictor.
+
+    The model runs in eval mode under `torch.inference_mode`, channels-last, with bfloat16
+    autocast on CUDA; the models pad odd tile sizes inside. The probability is the sigmoid of
+    the model's last output (the fused prediction).
+
+    Returns
+    -------
+    callable
+        ``(B, 1, h, w) float32 ndarray -> (B, 1, h, w) float32 ndarray``.
+    """
+    device = torch.device(device)
+    model = model.to(device=device, memory_format=torch.channels_last).eval()
+
+    def predict(tiles: np.ndarray) -> np.ndarray:
+        with torch.inference_mode(), torch.autocast(
+            device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"
+        ):
+            x = torch.from_numpy(np.ascontiguousarray(tiles, dtype=np.float32)).to(device)
+            logits = model(x.contiguous(memory_format=torch.channels_last))[-1]
+            return torch.sigmoid(logits.float()).cpu().numpy()
+
+    return predict
+
+
+def load_predictor(
+    model_path: str | os.PathLike, device: torch.device | str = "cpu"
+) -> tuple[Predictor, dict]:
+    """Load a trained model as a tile predictor.
+
+    Parameters
+    ----------
+    model_path : path
+        A ``model.pt`` written by `grainseg.models.save_model`, a training run directory or a
+        Lightning ``.ckpt`` (resolved by `grainseg.models.load_model`).
+    device : torch.device or str
+
+    Returns
+    -------
+    predictor : callable
+        See `model_predictor`.
+    meta : dict
+        The model's metadata (``median_px``, ``patch``, ...).
+
+    Raises
+    ------
+    GrainsegError
+        If the path does not hold a model.
+    """
+    from grainseg.models import load_model
+
+    model, meta = load_model(model_path, map_location="cpu")
+    return model_predictor(model, device), dict(meta or {})
+
+
+def default_model_path() -> Path:
+    """The model shipped with the package.
+
+    Raises
+    ------
+    GrainsegError
+        If the package ships no model (pass ``--model``).
+    """
+    from grainseg import models
+
+    finder = getattr(models, "default_model_path", None)
+    path = Path(finder()) if finder else Path(models.__file__).parent / "weights" / "default.pt"
+    if not path.is_file():
+        raise GrainsegError(
+            f"{path}: no shipped model in this installation; pass --model "
+            "(a model.pt, a training run directory or a .ckpt)"
+        )
+    return path
+
+
+def overlay_rgb(network_input: np.ndarray, boundaries: np.ndarray) -> np.ndarray:
+    """The micrograph in grey with the boundary network in red.
+
+    Parameters
+    ----------
+    network_input : (H, W) float
+        Preprocessed image (about 0..1; clipped).
+    boundaries : (H, W) bool or uint8
+        Non-zero on boundaries.
+
+    Returns
+    -------
+    (H, W, 3) uint8
+    """
+    grey = (np.clip(network_input, 0.0, 1.0) * 255).astype(np.uint8)
+    rgb = np.repeat(grey[..., None], 3, axis=-1)
+    rgb[np.asarray(boundaries) > 0] = OVERLAY_COLOUR
+    return rgb
+
+
+def segment_image(
+    image: np.ndarray,
+    model: torch.nn.Module | Predictor,
+    *,
+    median_px: int = 3,
+    tile_px: int = 512,
+    overlap: float = 0.25,
+    batch: int = 8,
+    threshold: float = 0.5,
+    min_grain_px: int = 20,
+    device: torch.device | str = "cpu",
+    multiple: int = 1,
+    progress: bool = False,
+) -> SegmentationResult:
+    """Boundary probability, closed boundary network and grain IDs of a whole micrograph.
+
+    Parameters
+    ----------
+    image : (H, W) array
+        Raw grey image of any size and dtype (uint8, uint16, float; NaN allowed), data bar
+        included: it is detected with `grainseg.preprocess.data_bar_start_row` and left out.
+    model : nn.Module or callable
+        A network following the `grainseg.models` contract, or a tile predictor
+        ``(B, 1, h, w) float32 -> (B, 1, h, w)`` probabilities.
+    median_px : int
+        Median filter of `grainseg.preprocess.preprocess_sem`; take it from the model's meta.
+    tile_px, overlap, batch
+        Tiling (see `grainseg.infer.tiling.predict_tiled`).
+    threshold, min_grain_px
+        Post-processing (see `grainseg.infer.postprocess.probability_to_network`).
+    device : torch.device or str
+        Used when ``model`` is an nn.Module (see `model_predictor`).
+    multiple : int
+        Preferred multiple of tile sides (`grainseg.models.SIZE_MULTIPLE`).
+    progress : bool
+        Show a tqdm bar over tiles.
+
+    Returns
+    -------
+    SegmentationResult
+    """
+    image = np.asarray(image)
+    if image.ndim != 2:
+        raise GrainsegError(f"expected a 2-D grey image, got shape {image.shape}")
+    predict = (
+        model_predictor(model, device) if isinstance(model, torch.nn.Module) else model
+    )
+    bar_row = data_bar_start_row(image)
+    notes = [f"data bar from row {bar_row} left out"] if bar_row < image.shape[0] else []
+    network_input = preprocess_sem(image[:bar_row], median_px=median_px)
+    probability = predict_tiled(
+        network_input, predict, tile_px, overlap, batch, multiple, progress=progress
+    )
+    boundaries, grain_ids = probability_to_network(probability, threshold, min_grain_px)
+    return SegmentationResult(
+        probability=probability,
+        boundaries=boundaries.astype(np.uint8) * np.uint8(255),
+        grain_ids=grain_ids,
+        data_bar_row=bar_row,
+        notes=notes,
+    )
