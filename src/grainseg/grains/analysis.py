@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from grainseg.errors import GrainsegError, input_error
-from grainseg.grains.astm import heyn_intercept, jeffries_planimetric
+from grainseg.grains.astm import fill_boundaries, heyn_intercept, jeffries_planimetric
 from grainseg.grains.distance import common_grid, js_distance_histograms, js_distance_pdfs
 from grainseg.grains.fits import Fit, fit_beta, fit_exponential, fit_lognormal
 from grainseg.grains.measure import grain_table, grains_from_boundaries
@@ -35,8 +35,8 @@ class GrainMap:
     ----------
     grain_ids : (H, W) uint32 array
         0 = boundary.
-    boundary : (H, W) bool array or None
-        Boundary pixels; None for a grain-ID image without boundary pixels.
+    boundary : (H, W) bool array
+        Boundary pixels (for a grain-ID image without zeros: where the label changes).
     pixel_size_um : float or None
     kind : str
         ``"boundary mask"`` or ``"grain-ID image"``: how the input was read.
@@ -45,7 +45,7 @@ class GrainMap:
     """
 
     grain_ids: np.ndarray
-    boundary: np.ndarray | None
+    boundary: np.ndarray
     pixel_size_um: float | None
     kind: str
     path: Path | None = None
@@ -83,8 +83,14 @@ def grain_map_from_array(array: np.ndarray, pixel_size_um: float | None = None,
                                      f"or a grain-ID image ({array.dtype}, {flat_fraction:.0%} of "
                                      "neighbours equal); segment it first (grainseg segment)")
         ids = array.astype(np.uint32, copy=False)
-        boundary = ids == 0 if (ids == 0).any() else None
         kind = "grain-ID image"
+        if (ids == 0).any():
+            boundary = ids == 0
+        else:  # grains touch directly: the boundary is the 1-px line where the label changes
+            boundary = np.zeros(ids.shape, bool)
+            boundary[:, :-1] |= ids[:, :-1] != ids[:, 1:]
+            boundary[:-1, :] |= ids[:-1, :] != ids[1:, :]
+            kind = "grain-ID image (no boundary pixels; boundaries drawn where labels change)"
     else:
         raise input_error(where, f"expected a boundary mask or integer grain IDs, got {array.dtype}")
     if not ids.any():
@@ -180,13 +186,11 @@ def analyse_grains(grain_map: GrainMap, min_diameter_px: float = 3.0,
         except GrainsegError as exc:
             fit_notes.append(f"{name}: {exc}")
 
-    intercept = heyn_intercept(grain_map.grain_ids, px)
-    planimetric = jeffries_planimetric(grain_map.grain_ids, px)
-    widths = np.zeros(0)
-    width = None
-    if grain_map.boundary is not None:
-        widths = boundary_widths_px(grain_map.boundary)
-        width = width_summary(grain_map.boundary, px, widths)
+    filled = fill_boundaries(grain_map.grain_ids)  # once for both ASTM methods
+    intercept = heyn_intercept(filled, px)
+    planimetric = jeffries_planimetric(filled, px)
+    widths = boundary_widths_px(grain_map.boundary)
+    width = width_summary(grain_map.boundary, px, widths)
 
     summary = {
         "input": str(grain_map.path) if grain_map.path else None,
@@ -223,7 +227,8 @@ def compare_to_reference(analysis: GrainAnalysis, reference: GrainAnalysis,
     analysis, reference : GrainAnalysis
         Measured with the same filters; sizes must share a unit.
     grain_map, reference_map : GrainMap, optional
-        Give both (same shape, with boundary pixels) for the boundary width difference.
+        Give both (same width; the common top rows are compared) for the boundary width
+        difference.
     n_bins : int
         Histogram bins for the size distance (aspect ratio: 20 bins on [0, 1]).
 
@@ -263,10 +268,12 @@ def compare_to_reference(analysis: GrainAnalysis, reference: GrainAnalysis,
         grid = common_grid(*samples, n=1024, lower=lower, upper=upper)
         out[key] = js_distance_pdfs(fa, fr, grid)
     diff = np.zeros(0)
-    if (grain_map is not None and reference_map is not None and grain_map.boundary is not None
-            and reference_map.boundary is not None
-            and grain_map.boundary.shape == reference_map.boundary.shape):
-        diff = width_difference_px(grain_map.boundary, reference_map.boundary)
+    if (grain_map is not None and reference_map is not None
+            and grain_map.boundary.shape[1] == reference_map.boundary.shape[1]):
+        # Same width, maybe not the same height: a segmentation covers the rows above the
+        # data bar only, so both maps are compared over their common top rows.
+        rows = min(grain_map.boundary.shape[0], reference_map.boundary.shape[0])
+        diff = width_difference_px(grain_map.boundary[:rows], reference_map.boundary[:rows])
         out["width_difference"] = {
             "mean_px": float(diff.mean()) if diff.size else None,
             "median_px": float(np.median(diff)) if diff.size else None,
