@@ -59,17 +59,19 @@ def run_one(base: TrainConfig, arch: str, pos_weight: float, runs: Path) -> dict
 def _tables(rows: list[dict], columns: list[str]) -> tuple[str, str]:
     """(Markdown, CSV) of ``rows`` restricted to ``columns``; floats with 3 decimals."""
 
-    def fmt(value) -> str:
+    def fmt(value, column: str) -> str:
+        if column == "pos_weight":
+            return f"{value:g}"
         if isinstance(value, float):
             return "" if math.isnan(value) else f"{value:.3f}"
         return str(value)
 
     md = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    md += ["| " + " | ".join(fmt(row.get(c, "")) for c in columns) + " |" for row in rows]
+    md += ["| " + " | ".join(fmt(row.get(c, ""), c) for c in columns) + " |" for row in rows]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(columns)
-    writer.writerows([[fmt(row.get(c, "")) for c in columns] for row in rows])
+    writer.writerows([[fmt(row.get(c, ""), c) for c in columns] for row in rows])
     return "\n".join(md) + "\n", buffer.getvalue()
 
 

@@ -216,27 +216,13 @@ def train(
     dataset.indices("train")
     dataset.indices("val")
     info = dataset.info
+    if resume:
+        recorded = json.loads((run / "config.json").read_text())["dataset"]["dataset_json_sha256"]
+        if file_sha256(Path(config.dataset) / "dataset.json") != recorded:
+            raise input_error(config.dataset, f"data set changed since {run} was started")
     start = None
     if config.init and not resume:
         start, _ = load_model(config.init, expect_arch=config.arch)
-    ensure_output_dir(ckpt_dir)
-    if not resume:
-        write_json_atomic(
-            run / "config.json",
-            {
-                "config": config.to_dict(),
-                "dataset": {
-                    "path": str(Path(config.dataset).resolve()),
-                    "dataset_json_sha256": file_sha256(Path(config.dataset) / "dataset.json"),
-                    "patch_px": info["patch_px"],
-                    "median_px": info["median_px"],
-                    "split": info["split"],
-                    "counts": info["counts"],
-                },
-                "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            },
-        )
-    write_json_atomic(run / "versions.json", versions())
 
     L.seed_everything(config.seed, workers=True, verbose=False)
     module = BoundaryModule(
@@ -259,6 +245,25 @@ def train(
             raise input_error(
                 config.init, f"weights do not fit {config.arch} at width {config.width:g}"
             ) from None
+
+    ensure_output_dir(ckpt_dir)
+    if not resume:
+        write_json_atomic(
+            run / "config.json",
+            {
+                "config": config.to_dict(),
+                "dataset": {
+                    "path": str(Path(config.dataset).resolve()),
+                    "dataset_json_sha256": file_sha256(Path(config.dataset) / "dataset.json"),
+                    "patch_px": info["patch_px"],
+                    "median_px": info["median_px"],
+                    "split": info["split"],
+                    "counts": info["counts"],
+                },
+                "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            },
+        )
+    write_json_atomic(run / "versions.json", versions())
 
     best = ModelCheckpoint(
         dirpath=ckpt_dir,
