@@ -542,11 +542,10 @@ def _read_hdf5(path: Path) -> EBSDMap:
     shape = xmap.shape
     full_phase = np.full(shape, -1, dtype=np.int64).ravel()
     full_quat = np.tile(np.array([1.0, 0, 0, 0], dtype=np.float32), (full_phase.size, 1))
-    flat_ids = np.asarray(xmap.id)
+    flat_ids = np.asarray(xmap.id)  # orix keeps the points "in data" and their map indices
     file_phase = np.asarray(xmap.phase_id)
-    lut = {pid: k for k, pid in enumerate(phase_ids_file)}
-    mapped = np.array([lut.get(int(p), -1) for p in np.unique(file_phase)])
-    full_phase[flat_ids] = mapped[np.searchsorted(np.unique(file_phase), file_phase)]
+    for k, pid in enumerate(phase_ids_file):  # orix phase IDs -> 0-based, -1 = not indexed
+        full_phase[flat_ids[file_phase == pid]] = k
     full_quat[flat_ids] = xmap.rotations.data.astype(np.float32)
     indexed = full_phase >= 0
     full_quat[~indexed] = (1.0, 0.0, 0.0, 0.0)
