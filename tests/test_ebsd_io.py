@@ -282,3 +282,19 @@ def test_round_trip_through_the_synth_writers_and_orix(tmp_path, suffix):
     ours = m.quaternions.reshape(-1, 4)[m.indexed.ravel()]
     theirs = xmap.rotations.data[xmap.is_indexed]
     np.testing.assert_allclose(np.abs(np.sum(ours * theirs, axis=1)), 1.0, atol=1e-6)
+
+
+@pytest.mark.parametrize("code, laue", [("43", "m-3m"), ("62", "6/mmm"), ("m3m", "m-3m"),
+                                        ("32", "-3m"), ("99", None)])
+def test_ang_symmetry_codes(tmp_path, code, laue):
+    header = _ang_header("SqrGrid", ("# XSTEP: 1.0", "# YSTEP: 1.0", "# NCOLS_ODD: 2",
+                                     "# NCOLS_EVEN: 2", "# NROWS: 1"))
+    header = [ln.replace("Symmetry 43", f"Symmetry {code}") for ln in header]
+    path = tmp_path / "sym.ang"
+    path.write_text("\n".join(header + [_ang_line((0.1, 0.2, 0.3), 0, 0),
+                                        _ang_line((0.1, 0.2, 0.3), 1, 0)]) + "\n")
+    if laue is None:
+        with pytest.raises(GrainsegError, match="unknown crystal symmetry code '99'"):
+            read_ebsd(path)
+    else:
+        assert read_ebsd(path).phases[0].laue == laue

@@ -42,6 +42,9 @@ TSL_SYMMETRY_LAUE = {
     1: "-1", 2: "2/m", 20: "2/m", 21: "2/m", 22: "mmm", 4: "4/m", 42: "4/mmm", 3: "-3",
     32: "-3m", 6: "6/m", 62: "6/mmm", 23: "m-3", 43: "m-3m",
 }
+# Hermann-Mauguin spellings of Laue groups found in .ang headers.
+_HM_ALIASES = {**{k: k for k in TSL_SYMMETRY_LAUE.values()}, "m3m": "m-3m", "m3": "m-3",
+               "-3m1": "-3m", "-31m": "-3m"}
 #: Oxford "LaueGroup" numbers -> Laue group.
 OXFORD_LAUE = {
     1: "-1", 2: "2/m", 3: "mmm", 4: "4/m", 5: "4/mmm", 6: "-3", 7: "-3m", 8: "6/m", 9: "6/mmm",
@@ -56,7 +59,7 @@ CRC_FIELDS = {
 }
 # EDAX writes 4 pi (12.56637) into all three angles of a not-indexed point.
 _TSL_NOT_INDEXED_EULER = 4 * np.pi - 1e-3
-SUPPORTED_SUFFIXES = (".ang", ".ctf", ".cpr", ".crc", ".h5", ".hdf5", ".h5ebsd", ".h5oina")
+SUPPORTED_SUFFIXES = (".ang", ".ctf", ".cpr", ".crc", ".h5", ".hdf5", ".h5ebsd")
 
 
 def read_ebsd(path: str | Path) -> EBSDMap:
@@ -204,8 +207,10 @@ def _parse_ang_header(path: Path, header: list[str]) -> tuple[dict[str, str], li
         elif key == "MaterialName":
             name = value or f"phase {len(phases) + 1}"
         elif key == "Symmetry":
-            try:
-                laue = TSL_SYMMETRY_LAUE[int(value)]
+            try:  # a TSL code (43) or, in some writers, the Hermann-Mauguin symbol (m3m)
+                laue = (
+                    TSL_SYMMETRY_LAUE[int(value)] if value.isdigit() else _HM_ALIASES[value]
+                )
             except (ValueError, KeyError):
                 raise input_error(path, f"unknown crystal symmetry code {value!r} in the header") from None
             phases.append(Phase(name or f"phase {len(phases) + 1}", laue))
