@@ -31,6 +31,7 @@ from grainseg.ebsd.map import EBSDMap
 from grainseg.ebsd.misorientation import neighbour_misorientation_deg
 from grainseg.ebsd.quaternion import quat_multiply, quat_to_euler, symmetry_quaternions
 from grainseg.errors import GrainsegError
+from grainseg.grains.measure import grain_table
 
 #: Default largest not-indexed island (points) that takes the surrounding grain.
 DEFAULT_MAX_ISLAND_POINTS = 8
@@ -233,8 +234,6 @@ def grain_properties(ebsd_map: EBSDMap, grain_ids: np.ndarray) -> dict[str, np.n
         ``centroid_row``, ``centroid_col`` (grid points), ``touches_border``, ``phi1_deg``,
         ``Phi_deg``, ``phi2_deg`` (Bunge Euler angles of the mean orientation, degrees).
     """
-    from grainseg.grains.measure import grain_table
-
     table = grain_table(grain_ids, ebsd_map.step_um)
     quats, phase_ids = mean_orientations(ebsd_map, grain_ids)
     euler_deg = np.degrees(quat_to_euler(quats))
