@@ -16,11 +16,13 @@ import numpy as np
 from orix.quaternion import Rotation
 from orix.vector import Vector3d
 from scipy import ndimage
+from scipy.signal import lfilter
 
 from grainseg.synth.fields import smooth_noise
 
-#: 16-bit levels of the 1st and 99th percentiles in the real images (../shared/data/sem).
-_LOW_LEVEL, _HIGH_LEVEL = 11822.0, 51143.0
+#: 16-bit levels of the 1st and 99th percentiles above the data bar in the real images
+#: (../shared/data/sem), which hold 8-bit data scaled by 257, and their data-bar background.
+_LOW_LEVEL, _HIGH_LEVEL, _BAR_LEVEL = 15400.0, 49700.0, 11822
 
 
 @dataclass
@@ -40,13 +42,17 @@ class SemStyle:
     groove_depth: float = 0.12  #: darkening of a groove
     pits_per_mpx: float = 12.0  #: polishing pits per megapixel
     particles_per_mpx: float = 25.0  #: small precipitate particles per megapixel
+    spots_per_mpx: float = 20.0  #: faint dark etch spots (ovals a few tens of pixels wide)
+    spot_depth: float = 0.05
     scratches: int = 3  #: faint straight scratches across the field
     scratch_depth: float = 0.03
     blur_px: float = 1.0  #: probe blur, Gaussian sigma in pixels
     noise_sigma: float = 0.10  #: noise level as measured by `sem_noise_statistics`
-    noise_corr_x: float = 0.43  #: lag-1 correlation of the noise along the scan direction
+    noise_corr_x: float = 0.15  #: lag-1 correlation of the fine noise along the scan direction
+    streak_share: float = 0.45  #: share of the noise variance in streaks along the scan
+    streak_length_px: float = 8.0  #: correlation length of the streaks along x, pixels
     poisson_share: float = 0.6  #: share of the noise variance that is signal dependent
-    scanline_sigma: float = 0.011  #: standard deviation of the per-row offset
+    scanline_sigma: float = 0.012  #: standard deviation of the per-row offset
     data_bar_fraction: float = 0.073  #: data bar height / image height; 0 = no bar
 
     def to_dict(self) -> dict:
@@ -67,11 +73,15 @@ def random_style(rng: np.random.Generator) -> SemStyle:
         groove_depth=float(rng.uniform(0.04, 0.4)),
         pits_per_mpx=float(rng.uniform(0.0, 60.0)),
         particles_per_mpx=float(rng.uniform(0.0, 100.0)),
+        spots_per_mpx=float(rng.uniform(0.0, 60.0)),
+        spot_depth=float(rng.uniform(0.0, 0.12)),
         scratches=int(rng.integers(0, 12)),
         scratch_depth=float(rng.uniform(0.01, 0.08)),
         blur_px=float(rng.uniform(0.5, 2.0)),
         noise_sigma=float(rng.uniform(0.03, 0.2)),
-        noise_corr_x=float(rng.uniform(0.0, 0.6)),
+        noise_corr_x=float(rng.uniform(0.0, 0.5)),
+        streak_share=float(rng.uniform(0.0, 0.7)),
+        streak_length_px=float(rng.uniform(2.0, 20.0)),
         poisson_share=float(rng.uniform(0.0, 1.0)),
         scanline_sigma=float(rng.uniform(0.0, 0.03)),
         data_bar_fraction=float(rng.choice([0.0, rng.uniform(0.05, 0.1)])),
@@ -192,28 +202,40 @@ def _scratches(shape: tuple[int, int], style: SemStyle, rng: np.random.Generator
 def _data_bar(image: np.ndarray, rows: int, rng: np.random.Generator) -> None:
     """Paint an instrument data bar over the bottom ``rows`` rows of a uint16 image, in place.
 
-    A flat black band with a white separator line and white text-like blocks: two lines of
-    "words" made of character-sized blobs, the look of FEI/Thermo Fisher bars.
+    A flat dark band with a white separator line and two lines of white seven-segment "words",
+    the look of FEI/Thermo Fisher bars.
     """
     height, width = image.shape
-    bar = np.zeros((rows, width), dtype=np.uint16)
+    bar = np.full((rows, width), _BAR_LEVEL, dtype=np.uint16)
     bar[0, :] = 65535
-    glyph_h = max(rows // 4, 2)
-    glyph_w = max(glyph_h * 2 // 3, 1)
+    glyph_h = max(rows // 4, 5)
+    glyph_w = max(glyph_h * 2 // 3, 3)
+    stroke = max(glyph_h // 8, 1)
+    # A font of 24 seven-segment glyphs: each lights a random subset of the segments.
+    segments = np.zeros((7, glyph_h, glyph_w), dtype=bool)
+    mid = glyph_h // 2
+    segments[0, :stroke] = segments[3, mid - stroke // 2 : mid + (stroke + 1) // 2] = True
+    segments[6, -stroke:] = True
+    segments[1, :mid, :stroke] = segments[2, :mid, -stroke:] = True
+    segments[4, mid:, :stroke] = segments[5, mid:, -stroke:] = True
+    lit = rng.uniform(size=(24, 7)) < 0.55
+    font = (lit[:, :, None, None] & segments[None]).any(axis=1)
     text = np.zeros((rows, width), dtype=bool)
     for line_top in (rows // 6, rows // 2 + rows // 12):
+        if line_top + glyph_h > rows:
+            continue
         col = glyph_w
+        # One iteration per word (tens per bar), each word placed with array slicing.
         while col < width - 2 * glyph_w:
             n_chars = int(rng.integers(2, 9))
-            chars = rng.uniform(size=n_chars) < 0.85
-            for k, on in enumerate(chars):
-                left = col + k * (glyph_w + 1)
-                if on and left + glyph_w < width:
-                    shape = rng.uniform(size=(glyph_h, glyph_w)) < 0.55
-                    text[line_top : line_top + glyph_h, left : left + glyph_w] = shape[
-                        : rows - line_top
-                    ]
-            col += n_chars * (glyph_w + 1) + int(rng.integers(2, 6)) * glyph_w
+            n_chars = min(n_chars, (width - glyph_w - col) // (glyph_w + stroke + 1))
+            if n_chars < 1:
+                break
+            glyphs = font[rng.integers(0, 24, n_chars)]
+            spaced = np.pad(glyphs, ((0, 0), (0, 0), (0, stroke + 1)))
+            word = spaced.transpose(1, 0, 2).reshape(glyph_h, -1)
+            text[line_top : line_top + glyph_h, col : col + word.shape[1]] |= word
+            col += word.shape[1] + int(rng.integers(2, 6)) * glyph_w
     bar[text] = 65535
     image[height - rows :] = bar
 
@@ -288,6 +310,8 @@ def render_sem(
     image[pits] -= 0.45
     particles = _discs(shape, int(rng.poisson(style.particles_per_mpx * area_mpx)), (0.6, 1.5), rng)
     image[particles <= 1.0] -= 0.3
+    spots = _discs(shape, int(rng.poisson(style.spots_per_mpx * area_mpx)), (6.0, 18.0), rng)
+    image -= style.spot_depth * np.clip(1.5 - spots, 0.0, 1.0)
     image -= style.scratch_depth * _scratches(shape, style, rng)
 
     if style.shading > 0:
@@ -298,29 +322,49 @@ def render_sem(
         image = ndimage.gaussian_filter(image, style.blur_px)
 
     # Noise in units of the 1-99 % range of the clean image, so `noise_sigma` means what
-    # `sem_noise_statistics` measures (calibrated: the 5 x 5 median residual and the MAD see
-    # about 0.82 of the noise standard deviation for correlated noise like the real one).
+    # `sem_noise_statistics` measures.
     lo_pct, hi_pct = np.percentile(image[::4, ::4], [1, 99])
     value_range = float(hi_pct - lo_pct) or 1.0
     signal = np.clip((image - lo_pct) / value_range, 0.0, 1.5)
     variance = (1 - style.poisson_share) + style.poisson_share * 2.0 * signal
-    noise = rng.standard_normal(shape, dtype=np.float32) * np.sqrt(variance)
-    a = _kernel_weight(style.noise_corr_x)
-    noise = ndimage.convolve1d(noise, np.array([a, 1.0, a], np.float32), axis=1, mode="reflect")
-    noise *= style.noise_sigma / 0.82 / np.sqrt(1 + 2 * a * a) * value_range
-    image += noise
+    image += np.sqrt(variance) * _scan_noise(shape, style, rng) * (style.noise_sigma * value_range)
     image += (style.scanline_sigma * value_range * rng.standard_normal(height)).astype(np.float32)[
         :, None
     ]
 
     levels = _LOW_LEVEL + (image - lo_pct) / value_range * (_HIGH_LEVEL - _LOW_LEVEL)
-    sem = np.clip(np.rint(levels), 0, 65535).astype(np.uint16)
+    # 8-bit data scaled by 257, as the real instrument stores it.
+    sem = (np.clip(np.rint(levels / 257.0), 0, 255) * 257).astype(np.uint16)
     bar_rows = int(round(style.data_bar_fraction * height))
     if bar_rows >= 8:
         _data_bar(sem, bar_rows, rng)
     else:
         bar_rows = 0
     return sem, pits, bar_rows
+
+
+def _scan_noise(shape: tuple[int, int], style: SemStyle, rng: np.random.Generator) -> np.ndarray:
+    """Unit-variance detector noise as the real images show it, (H, W) float32.
+
+    Two parts: fine noise with a short correlation along x (kernel [a, 1, a]) and streaks, an
+    AR(1) process along each scan line with correlation length ``streak_length_px``; scaled so
+    that `sem_noise_statistics` reads ``noise_sigma`` back (calibration constant measured on
+    the default style: the 5 x 5 median residual and its MAD see 0.71 of the noise).
+    """
+    a = _kernel_weight(style.noise_corr_x)
+    fine = ndimage.convolve1d(
+        rng.standard_normal(shape, dtype=np.float32), np.array([a, 1.0, a], np.float32), axis=1
+    )
+    fine *= np.float32(np.sqrt((1.0 - style.streak_share) / (1.0 + 2.0 * a * a)))
+    phi = float(np.exp(-1.0 / max(style.streak_length_px, 1e-3)))
+    # Run-in of 5 correlation lengths, cut off, so the rows start in the stationary state.
+    run_in = int(np.ceil(5 * style.streak_length_px))
+    white = rng.standard_normal((shape[0], shape[1] + run_in), dtype=np.float32)
+    gain = np.float32(np.sqrt(style.streak_share * (1.0 - phi * phi)))
+    streaks = lfilter(np.array([gain]), np.array([1.0, -phi], np.float32), white, axis=1)
+    fine += streaks[:, run_in:]
+    fine /= np.float32(0.71)
+    return fine
 
 
 def _kernel_weight(lag1: float) -> float:

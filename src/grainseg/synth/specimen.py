@@ -18,7 +18,12 @@ from grainseg.io.ebsd_write import write_ebsd
 from grainseg.io.tiff import write_tiff
 from grainseg.synth.drift import EbsdFrame, random_frame
 from grainseg.synth.ebsd_sim import simulate_ebsd
-from grainseg.synth.microstructure import boundary_mask, grain_field, relabel_connected
+from grainseg.synth.microstructure import (
+    absorb_small_pieces,
+    boundary_mask,
+    grain_field,
+    relabel_connected,
+)
 from grainseg.synth.sem_contrast import SemStyle, grain_grey_levels, random_style, render_sem
 from grainseg.synth.twins import add_twin_bands, random_orientations
 
@@ -234,6 +239,7 @@ def generate_specimen(
         parents, parent_q, rng_twins, twin_fraction=twin_fraction, mean_diameter_px=mean_diameter_px
     )
 
+    labels = absorb_small_pieces(labels, max(9, int((0.05 * mean_diameter_px) ** 2)))
     crop = labels[pad_top : pad_top + height, pad_left : pad_left + width]
     grain_ids, source = relabel_connected(crop)
     source[0] = 0
