@@ -61,7 +61,8 @@ def speed() -> None:
     table = grain_table(ids, 0.08)
     filled = fill_boundaries(ids)
     print(f"## Speed: 2048 x 1536 Voronoi map, {ids.max()} grains, 3 px boundaries "
-          "(best of 3, seconds)")
+          "(best of 3, seconds)\n")
+    print("| step | seconds |\n|---|---|")
     steps = {
         "grains_from_boundaries": lambda: grains_from_boundaries(boundary),
         "grain_table": lambda: grain_table(ids, 0.08),
@@ -76,7 +77,7 @@ def speed() -> None:
     for name, function in steps.items():
         seconds = best_of(function)
         total += seconds
-        print(f"| {name} | {seconds:.3f} |")
+        print(f"| {name} | {seconds:.4f} |")
     print(f"| **grain statistics total (no width)** | **{total:.3f}** |")
     grain_map = grain_map_from_array(boundary.astype(np.uint8) * 255, 0.08)
     print(f"| analyse_grains incl. boundary widths (skeleton) | "
@@ -84,7 +85,8 @@ def speed() -> None:
 
 
 def exactness() -> None:
-    print("\n## Exactness on shapes with known answers (relative error)")
+    print("\n## Exactness on shapes with known answers\n")
+    print("| case | relative error |\n|---|---|")
     ids = np.zeros((700, 700), np.int32)
     for k, radius in enumerate((25, 60, 150)):
         rr, cc = disk((170 + 360 * (k % 2), 170 + 360 * (k // 2)), radius)
@@ -129,7 +131,8 @@ def nist() -> None:
     zero = zero[zero > 2]
     segments = np.concatenate([intercept_lengths_px(mask, a, 1) for a in (0, 45, 90, 135)])
     segments = segments[segments > 2]
-    print(f"\n## NIST steel map ({NIST_PIXEL_UM} um/px): grainseg vs NIST grain-size-analysis-tools")
+    print(f"\n## NIST steel map ({NIST_PIXEL_UM} um/px): grainseg vs NIST grain-size-analysis-tools\n")
+    print("| quantity | grainseg | NIST / ASTM G |\n|---|---|---|")
     print(f"| NIST segments at 0 deg, NIST's rows: mean / count | {zero.mean():.2f} px / "
           f"{zero.size} | NIST: {NIST_LINE_GRID_0DEG_MEAN_PX} px / 183 |")
     print(f"| segments, every line at 0/45/90/135 deg: mean | {segments.mean():.2f} px | NIST "
