@@ -122,3 +122,15 @@ def test_user_mistakes_exit_2_with_one_line(tmp_path, capsys, problem):
     assert err.count("\n") == 0 and "error" in err
     if problem != "zero_pixel":
         assert str(path) in err
+
+
+def test_a_bad_input_among_several_is_skipped(maps, tmp_path, capsys):
+    mask_path, ref_path, _ = maps
+    missing = tmp_path / "missing.tif"
+    out = tmp_path / "mixed"
+    assert main(["grains", str(mask_path), str(missing), str(ref_path), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "skipped" in err and str(missing) in err
+    assert (out / "pred_boundaries" / "summary.json").is_file()
+    assert (out / "truth_boundaries" / "summary.json").is_file()
+    assert (out / "grains_all.csv").is_file()

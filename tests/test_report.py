@@ -63,6 +63,8 @@ def outputs(tmp_path_factory) -> Path:
         "name": "s0", "sem_path": str(spec / "s0_sem.tif"),
         "label_path": str(spec / "s0_truth_boundaries.tif"), "data_bar_start_row": 150}]}))
     (root / "evaluate_run_bce.json").write_text(json.dumps({"dice": 0.41, "ari": 0.72, "tpr": 0.8}))
+    (root / "compare").mkdir()
+    (root / "compare" / "table2.csv").write_text("arch,dice,paper_dice\nunet,0.41234,0.409\n")
     run = root / "run_bce"
     run.mkdir()
     (run / "metrics.csv").write_text("epoch,step,train_loss,val_loss\n0,10,0.9,\n0,10,,0.8\n"
@@ -102,6 +104,9 @@ def test_collect_finds_every_figure(outputs):
                    "Grain statistics", "Metrics"):
         assert any(t.startswith(figure) for t in titles), figure
     assert notes == []
+    metrics = next(s for s in sections if s.title.startswith("Metrics"))
+    assert any(item.caption.startswith("Table 2") and item.rows == [["unet", 0.41234, 0.409]]
+               for item in metrics.items)
     fig2 = next(s for s in sections if s.title.startswith("Fig. 2"))
     assert len(fig2.items) == 2  # both segmentations against the one truth
     assert any("Dice" in item.caption for item in fig2.items)

@@ -18,7 +18,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "exponential and log-normal fits; ASTM E112 mean lineal intercept (Heyn) and "
             "planimetric count (Jeffries) with G numbers; boundary width. Writes grains.csv, "
             "summary.json and PNG figures (one sub-folder per input when several are given, "
-            "plus combined tables)."
+            "plus combined tables; a bad input among several is reported and skipped, and the "
+            "exit code is then 2)."
         ),
     )
     parser.add_argument("inputs", nargs="+", metavar="INPUT", type=Path,
@@ -38,6 +39,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
+
     from tqdm import tqdm
 
     from grainseg.errors import GrainsegError
@@ -58,10 +61,18 @@ def run(args: argparse.Namespace) -> int:
     stems = [p.stem for p in args.inputs]
     several = len(args.inputs) > 1
     summaries, tables = [], []
+    failed = []
     for path, stem in tqdm(list(zip(args.inputs, stems, strict=True)), desc="grains",
                            unit="map", disable=not several):
-        grain_map = load_grain_map(path, args.pixel_size_um)
-        analysis = analyse_grains(grain_map, **options)
+        try:
+            grain_map = load_grain_map(path, args.pixel_size_um)
+            analysis = analyse_grains(grain_map, **options)
+        except GrainsegError as exc:
+            if not several:
+                raise
+            print(f"skipped: {exc}", file=sys.stderr)
+            failed.append(str(path))
+            continue
         distances, difference = (None, None)
         if reference is not None:
             distances, difference = compare_to_reference(analysis, reference, grain_map,
@@ -83,11 +94,14 @@ def run(args: argparse.Namespace) -> int:
             f"mean_intercept_{unit}", "astm_g_intercept", "astm_g_planimetric")}})
         tables.append((str(path), analysis.table))
 
-    if several:
+    if several and tables:
         parts = [table_csv(t, {"input": name}) for name, t in tables]
         text = parts[0] + "".join(p.split("\n", 1)[1] for p in parts[1:])
         write_text_atomic(out / "grains_all.csv", text)
         write_json_atomic(out / "summary_all.json", summaries)
         total = sum(s["n_grains"] for s in summaries)
         print(f"{len(summaries)} maps, {total} grains; combined table {out / 'grains_all.csv'}")
+    if failed:
+        raise GrainsegError(f"{len(failed)} of {len(args.inputs)} inputs skipped: "
+                            + ", ".join(failed))
     return 0

@@ -12,8 +12,8 @@ What is looked for (recursively, whatever exists):
   the drift overlay (Fig. 4);
 - ``summary.json`` + figures of ``grainseg grains``: widths (Fig. 5), aspect ratio (Fig. 6) and
   size (Fig. 7) with fits and Jensen-Shannon distances, and the grain statistics table;
-- evaluation JSON files (``grainseg evaluate --json``): the metrics table; ``metrics.csv`` of
-  training runs: the loss curves; ``STEM_overlay.png`` of ``grainseg segment``: the segmentations.
+- evaluation JSON files (``grainseg evaluate --json``): the metrics table; ``table2.csv`` and
+  ``table3.csv`` of ``grainseg compare``; ``metrics.csv`` of training runs: the loss curves; ``STEM_overlay.png`` of ``grainseg segment``: the segmentations.
 """
 
 from __future__ import annotations
@@ -237,11 +237,31 @@ def section_metrics(roots: Sequence[Path]) -> Section:
         section.items.append(table_item(["evaluation", *_EVAL_KEYS], rows,
                                         "pixel scores pooled over the patches, ARI and Betti "
                                         "errors averaged per patch"))
+    for name, caption in (("table2.csv", "Table 2 - architectures (grainseg compare)"),
+                          ("table3.csv", "Table 3 - boundary class weight (grainseg compare)")):
+        for path in _files(roots, name)[:2]:
+            try:
+                with path.open(newline="", encoding="utf-8") as handle:
+                    records = list(csv.reader(handle))
+            except (OSError, csv.Error):
+                continue
+            if len(records) > 1:
+                section.items.append(table_item(records[0], [[_number(c) for c in r]
+                                                             for r in records[1:]],
+                                                f"{caption}: {_label(path, roots)}"))
     for path in _files(roots, "metrics.csv")[:6]:
         fig = _training_curves(path, _label(path.parent, roots))
         if fig is not None:
             section.items.append(figure_item(fig, _label(path, roots)))
     return section
+
+
+def _number(text: str) -> object:
+    """A CSV cell as a float when it is one (shown rounded), else the text."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def _training_curves(path: Path, title: str) -> Figure | None:
