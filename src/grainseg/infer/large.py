@@ -163,31 +163,35 @@ class LazyNetworkInput:
         self.source, self.median_px = source, int(median_px)
         self.shape = (rows, source.shape[1])
         self.halo_px = self.median_px // 2 if self.median_px > 1 else 0
-        samples = []
-        for y0 in _window_starts(rows, window_px, sample_windows):
-            for x0 in _window_starts(self.shape[1], window_px, sample_windows):
-                samples.append(source.read(y0, min(rows, y0 + window_px), x0, x0 + window_px))
-        finite = np.concatenate([s[np.isfinite(s)].ravel() for s in samples])
+        corners = [(y0, x0) for y0 in _window_starts(rows, window_px, sample_windows)
+                   for x0 in _window_starts(self.shape[1], window_px, sample_windows)]
+        raw = [source.read(y0, min(rows, y0 + window_px), x0, x0 + window_px)
+               for y0, x0 in corners]
+        finite = np.concatenate([r[np.isfinite(r)].ravel() for r in raw])
         self.fill = float(np.median(finite)) if finite.size else 0.0
-        filtered = np.concatenate([self._filtered(s).ravel() for s in samples])
+        filtered = np.concatenate([
+            self._filtered(y0, min(rows, y0 + window_px), x0, x0 + window_px).ravel()
+            for y0, x0 in corners
+        ])
         lo, hi = np.percentile(filtered, [1.0, 99.0])
         self.low, self.scale = float(lo), float(hi - lo) if hi > lo else 1.0
 
-    def _filtered(self, raw: np.ndarray) -> np.ndarray:
-        raw = np.asarray(raw, dtype=np.float32)
-        raw = np.where(np.isfinite(raw), raw, np.float32(self.fill))
+    def _filtered(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+        """Median-filtered window, read with a halo so it equals the whole-image filter."""
+        x1 = min(x1, self.shape[1])
+        hy0, hy1 = max(0, y0 - self.halo_px), min(self.shape[0], y1 + self.halo_px)
+        hx0, hx1 = max(0, x0 - self.halo_px), min(self.shape[1], x1 + self.halo_px)
+        block = np.asarray(self.source.read(hy0, hy1, hx0, hx1), dtype=np.float32)
+        block = np.where(np.isfinite(block), block, np.float32(self.fill))
         if self.median_px > 1:
-            raw = ndimage.median_filter(raw, size=self.median_px, mode="reflect")
-        return raw
+            block = ndimage.median_filter(block, size=self.median_px, mode="reflect")
+        return block[y0 - hy0 : y1 - hy0, x0 - hx0 : x1 - hx0]
 
     def __getitem__(self, index: tuple[slice, slice]) -> np.ndarray:
         rows, cols = index
         y0, y1, _ = rows.indices(self.shape[0])
         x0, x1, _ = cols.indices(self.shape[1])
-        hy0, hy1 = max(0, y0 - self.halo_px), min(self.shape[0], y1 + self.halo_px)
-        hx0, hx1 = max(0, x0 - self.halo_px), min(self.shape[1], x1 + self.halo_px)
-        block = self._filtered(self.source.read(hy0, hy1, hx0, hx1))
-        block = block[y0 - hy0 : y1 - hy0, x0 - hx0 : x1 - hx0]
+        block = self._filtered(y0, y1, x0, x1)
         return ((block - self.low) / self.scale).astype(np.float32, copy=False)
 
 
