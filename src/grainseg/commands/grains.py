@@ -62,8 +62,8 @@ def run(args: argparse.Namespace) -> int:
     several = len(args.inputs) > 1
     summaries, tables = [], []
     failed = []
-    for path, stem in tqdm(list(zip(args.inputs, stems, strict=True)), desc="grains",
-                           unit="map", disable=not several):
+    for index, (path, stem) in enumerate(tqdm(list(zip(args.inputs, stems, strict=True)),
+                                              desc="grains", unit="map", disable=not several)):
         try:
             grain_map = load_grain_map(path, args.pixel_size_um)
             analysis = analyse_grains(grain_map, **options)
@@ -77,8 +77,9 @@ def run(args: argparse.Namespace) -> int:
         if reference is not None:
             distances, difference = compare_to_reference(analysis, reference, grain_map,
                                                          reference_map)
-        target = out / stem if several and stems.count(stem) == 1 else (
-            out / f"{stem}_{len(summaries)}" if several else out)
+        # One sub-folder per input, named by its stem (plus its position when stems repeat).
+        target = out if not several else (
+            out / stem if stems.count(stem) == 1 else out / f"{stem}_{index}")
         write_grain_outputs(target, analysis, reference, distances, difference)
         summary = analysis.summary
         unit = "um" if grain_map.pixel_size_um is not None else "px"

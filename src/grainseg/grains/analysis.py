@@ -52,6 +52,17 @@ class GrainMap:
     notes: list[str] = field(default_factory=list)
 
 
+def _is_binary(array: np.ndarray) -> bool:
+    """True for a bool array or an integer array holding at most two values."""
+    if array.dtype == bool:
+        return True
+    if not np.issubdtype(array.dtype, np.integer):
+        return False
+    # A few rows first: a grain-ID map shows many values there, without sorting every pixel.
+    sample = array[:: max(1, array.shape[0] // 64)]
+    return np.unique(sample).size <= 2 and np.unique(array).size <= 2
+
+
 def grain_map_from_array(array: np.ndarray, pixel_size_um: float | None = None,
                          path: str | os.PathLike | None = None) -> GrainMap:
     """Interpret an array as a boundary mask (two values, non-zero = boundary) or grain IDs.
@@ -64,8 +75,7 @@ def grain_map_from_array(array: np.ndarray, pixel_size_um: float | None = None,
     where = path if path is not None else "array"
     if pixel_size_um is not None and not (np.isfinite(pixel_size_um) and pixel_size_um > 0):
         raise input_error(where, f"pixel size must be a positive number of µm, got {pixel_size_um}")
-    if array.dtype == bool or (np.issubdtype(array.dtype, np.integer) and np.unique(
-            array[:: max(1, array.shape[0] // 64)]).size <= 2 and np.unique(array).size <= 2):
+    if _is_binary(array):
         boundary = array > 0
         fraction = float(boundary.mean())
         if fraction > _MAX_BOUNDARY_FRACTION:
