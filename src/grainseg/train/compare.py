@@ -40,7 +40,9 @@ def run_one(base: TrainConfig, arch: str, pos_weight: float, runs: Path) -> dict
     config = replace(base, arch=arch, pos_weight=pos_weight)
     if not summary_file.is_file():
         resume = (run / "checkpoints" / "last.ckpt").is_file()
-        train(config, run, resume=resume, explicit=set())
+        # Resuming checks that data set, architecture, width and seed match; the rest
+        # (epochs, time limit...) follows this comparison's settings.
+        train(config, run, resume=resume, explicit=set(config.to_dict()))
     if not scores_file.is_file():
         write_json_atomic(scores_file, evaluate(run, base.dataset, split="val"))
     summary = json.loads(summary_file.read_text())
