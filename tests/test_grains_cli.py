@@ -134,3 +134,15 @@ def test_a_bad_input_among_several_is_skipped(maps, tmp_path, capsys):
     assert (out / "pred_boundaries" / "summary.json").is_file()
     assert (out / "truth_boundaries" / "summary.json").is_file()
     assert (out / "grains_all.csv").is_file()
+
+
+def test_one_grain_filling_the_image(tmp_path):
+    path = tmp_path / "empty_mask.tif"
+    write_tiff(path, np.zeros((40, 50), np.uint8), pixel_size_um=0.1)
+    assert main(["grains", str(path), "--out", str(tmp_path / "o")]) == 0
+    text = (tmp_path / "o" / "summary.json").read_text()
+    summary = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
+    assert summary["n_grains"] == 1
+    assert summary["mean_intercept_um"] is None and summary["astm_g_intercept"] is None
+    assert summary["planimetric"]["equivalent_count"] == 1.0
+    assert summary["fits"] == {} and summary["fit_notes"]

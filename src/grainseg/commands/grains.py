@@ -83,13 +83,13 @@ def run(args: argparse.Namespace) -> int:
         write_grain_outputs(target, analysis, reference, distances, difference)
         summary = analysis.summary
         unit = "um" if grain_map.pixel_size_um is not None else "px"
-        g_int, g_pl = summary["astm_g_intercept"], summary["astm_g_planimetric"]
         print(f"{path}: {grain_map.kind}; {summary['n_grains']} grains "
-              f"(of {summary['n_grains_total']}); mean ECD {summary[f'mean_ecd_{unit}'] or 0:.3g} "
-              f"{unit}; mean intercept {summary[f'mean_intercept_{unit}']:.3g} {unit}"
-              + (f"; ASTM G {g_int:.2f} (intercept), {g_pl:.2f} (planimetric)"
-                 if g_int is not None else "; no pixel size, no ASTM G")
-              + f" -> {target}")
+              f"(of {summary['n_grains_total']}); mean ECD "
+              f"{_fmt(summary[f'mean_ecd_{unit}'], '.3g')} {unit}; mean intercept "
+              f"{_fmt(summary[f'mean_intercept_{unit}'], '.3g')} {unit}; ASTM G "
+              f"{_fmt(summary['astm_g_intercept'], '.2f')} (intercept), "
+              f"{_fmt(summary['astm_g_planimetric'], '.2f')} (planimetric)"
+              + ("" if grain_map.pixel_size_um else " (no pixel size)") + f" -> {target}")
         summaries.append({"input": str(path), **{k: summary[k] for k in (
             "input_kind", "pixel_size_um", "n_grains", f"mean_ecd_{unit}",
             f"mean_intercept_{unit}", "astm_g_intercept", "astm_g_planimetric")}})
@@ -106,3 +106,8 @@ def run(args: argparse.Namespace) -> int:
         raise GrainsegError(f"{len(failed)} of {len(args.inputs)} inputs skipped: "
                             + ", ".join(failed))
     return 0
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    """A number for the one-line summary; '-' when missing."""
+    return "-" if value is None else format(value, spec)

@@ -175,8 +175,8 @@ def heyn_intercept(grain_ids: np.ndarray, pixel_size_um: float | None = None,
         ``mean_intercept_px`` (total length / total intersections, all directions),
         ``intersections``, ``line_length_px``, ``by_angle`` (list of dicts with ``angle_deg``,
         ``mean_intercept_px``, ``intersections``, ``line_length_px``), and with a pixel size
-        ``mean_intercept_um`` and ``astm_g_intercept``. Intercepts are ``inf`` (and G None) when
-        no line crosses a boundary.
+        ``mean_intercept_um`` and ``astm_g_intercept``. Intercepts and G are None when no line
+        crosses a boundary (one grain fills the field).
     """
     filled = fill_boundaries(_check_ids(grain_ids))
     by_angle = []
@@ -186,23 +186,24 @@ def heyn_intercept(grain_ids: np.ndarray, pixel_size_um: float | None = None,
             "angle_deg": float(angle),
             "intersections": crossings,
             "line_length_px": length_px,
-            "mean_intercept_px": length_px / crossings if crossings else float("inf"),
+            "mean_intercept_px": length_px / crossings if crossings else None,
         })
     total_p = sum(a["intersections"] for a in by_angle)
     total_l = sum(a["line_length_px"] for a in by_angle)
     result = {
-        "mean_intercept_px": total_l / total_p if total_p else float("inf"),
+        "mean_intercept_px": total_l / total_p if total_p else None,
         "intersections": total_p,
         "line_length_px": total_l,
         "by_angle": by_angle,
     }
     if pixel_size_um is not None:
         _check_pixel_size(pixel_size_um)
-        mean_um = result["mean_intercept_px"] * pixel_size_um
+        mean_um = result["mean_intercept_px"] * pixel_size_um if total_p else None
         result["mean_intercept_um"] = mean_um
         result["astm_g_intercept"] = astm_g_from_intercept(mean_um) if total_p else None
         for entry in by_angle:
-            entry["mean_intercept_um"] = entry["mean_intercept_px"] * pixel_size_um
+            px = entry["mean_intercept_px"]
+            entry["mean_intercept_um"] = None if px is None else px * pixel_size_um
     return result
 
 
