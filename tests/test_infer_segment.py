@@ -35,7 +35,7 @@ def cell_image(shape, n_cells, seed=0, bar_rows=0):
     image = levels[owner] + rng.normal(0, 200, shape)
     if bar_rows:
         image[-bar_rows:] = 0
-        image[-bar_rows + 5 : -bar_rows + 10, 20:200] = 65535  # text / scale bar
+        image[-bar_rows + 5 : -bar_rows + 10, 20 : 20 + shape[1] // 4] = 65535  # text
     return np.clip(image, 0, 65535).astype(np.uint16)
 
 

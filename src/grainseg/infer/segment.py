@@ -123,6 +123,15 @@ def load_predictor(
     return model_predictor(model, device), dict(meta or {})
 
 
+def _shipped_model_path() -> Path:
+    """Where the package's own model lives (`grainseg.models.default_model_path` once the
+    models package defines it, else ``grainseg/models/weights/default.pt``)."""
+    from grainseg import models
+
+    finder = getattr(models, "default_model_path", None)
+    return Path(finder()) if finder else Path(models.__file__).parent / "weights" / "default.pt"
+
+
 def default_model_path() -> Path:
     """The model shipped with the package.
 
@@ -131,10 +140,7 @@ def default_model_path() -> Path:
     GrainsegError
         If the package ships no model (pass ``--model``).
     """
-    from grainseg import models
-
-    finder = getattr(models, "default_model_path", None)
-    path = Path(finder()) if finder else Path(models.__file__).parent / "weights" / "default.pt"
+    path = _shipped_model_path()
     if not path.is_file():
         raise GrainsegError(
             f"{path}: no shipped model in this installation; pass --model "
