@@ -160,3 +160,17 @@ def test_boundary_width_and_difference():
     ring[rr, cc] = True
     ring[disk((60, 60), 17)] = False  # a ring ~3 px wide
     assert np.median(boundary_widths_px(ring)) == pytest.approx(3.0, abs=1.0)
+
+
+def test_heyn_in_parts_equals_all_at_once(monkeypatch):
+    """Large maps are processed a few lines at a time; the counts must not change."""
+    import grainseg.grains.astm as astm
+
+    rng = np.random.default_rng(3)
+    ids = rng.integers(1, 5, (61, 83)).astype(np.uint32)
+    angles = (0.0, 30.0, 45.0, 90.0, 120.0)
+    whole = heyn_intercept(ids, angles_deg=angles, spacing_px=1)
+    monkeypatch.setattr(astm, "_SAMPLES_PER_PART", 50)
+    parts = heyn_intercept(ids, angles_deg=angles, spacing_px=1)
+    assert parts["intersections"] == whole["intersections"]
+    assert parts["line_length_px"] == pytest.approx(whole["line_length_px"])

@@ -29,6 +29,8 @@ import numpy as np
 from grainseg.errors import GrainsegError
 
 DEFAULT_ANGLES_DEG = (0.0, 45.0, 90.0, 135.0)
+# Test-line samples handled at once (bounds memory on mosaics: ~100 MB of temporaries).
+_SAMPLES_PER_PART = 1 << 22
 
 
 def astm_g_from_intercept(mean_intercept_um: float) -> float:
@@ -95,8 +97,24 @@ def _line_offsets(lo: float, hi: float, delta: float) -> np.ndarray:
     return start + delta * np.arange(n_lines)
 
 
-def test_lines(shape: tuple[int, int], angle_deg: float, spacing_px: float = 1.0
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+def _family(shape: tuple[int, int], angle_deg: float, spacing_px: float
+            ) -> tuple[bool, float, float, np.ndarray]:
+    """Geometry of a line family: (marches along columns?, slope, step_px, line offsets)."""
+    height, width = shape
+    theta = np.radians(angle_deg)
+    d_col, d_row = np.cos(theta), -np.sin(theta)
+    along_cols = bool(abs(d_col) >= abs(d_row))
+    n_steps, n_across = (width, height) if along_cols else (height, width)
+    major = d_col if along_cols else d_row
+    slope = (d_row if along_cols else d_col) / major  # minor-axis pixels per major-axis pixel
+    step_px = 1.0 / abs(major)
+    lo = min(0.0, -slope * (n_steps - 1))
+    hi = max(n_across - 1.0, n_across - 1.0 - slope * (n_steps - 1))
+    return along_cols, slope, step_px, _line_offsets(lo, hi, spacing_px * step_px)
+
+
+def line_samples(shape: tuple[int, int], angle_deg: float, spacing_px: float = 1.0,
+                 lines: slice = slice(None)) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """Pixel samples of a family of parallel test lines covering a field.
 
     Parameters
@@ -107,6 +125,8 @@ def test_lines(shape: tuple[int, int], angle_deg: float, spacing_px: float = 1.0
         Line direction, counter-clockwise from the +x (column) axis with y pointing up.
     spacing_px : float
         Perpendicular distance between neighbouring lines, pixels.
+    lines : slice
+        Which lines of the family to return (to process a large field in parts).
 
     Returns
     -------
@@ -117,17 +137,9 @@ def test_lines(shape: tuple[int, int], angle_deg: float, spacing_px: float = 1.0
     step_px : float
         Length of line represented by one sample, pixels (1 / max(|cos|, |sin|)).
     """
-    height, width = shape
-    theta = np.radians(angle_deg)
-    d_col, d_row = np.cos(theta), -np.sin(theta)
-    along_cols = abs(d_col) >= abs(d_row)
-    n_steps, n_across = (width, height) if along_cols else (height, width)
-    major = d_col if along_cols else d_row
-    slope = (d_row if along_cols else d_col) / major  # minor-axis pixels per major-axis pixel
-    step_px = 1.0 / abs(major)
-    lo = min(0.0, -slope * (n_steps - 1))
-    hi = max(n_across - 1.0, n_across - 1.0 - slope * (n_steps - 1))
-    offsets = _line_offsets(lo, hi, spacing_px * step_px)
+    along_cols, slope, step_px, offsets = _family(shape, angle_deg, spacing_px)
+    offsets = offsets[lines]
+    n_steps, n_across = (shape[1], shape[0]) if along_cols else shape
     t = np.arange(n_steps)
     minor = np.rint(offsets[:, None] + slope * t[None, :]).astype(np.int32)
     valid = (minor >= 0) & (minor < n_across)
@@ -138,18 +150,31 @@ def test_lines(shape: tuple[int, int], angle_deg: float, spacing_px: float = 1.0
 
 
 def _line_crossings(filled: np.ndarray, angle_deg: float, spacing_px: float) -> tuple[int, float]:
-    """Grain-ID changes and total length (px) of one family of test lines on a filled map."""
-    if angle_deg % 90 == 0:  # rows or columns: plain slices, same positions as `test_lines`
+    """Grain-ID changes and total length (px) of one family of test lines on a filled map.
+
+    Lines are processed in parts of about `_SAMPLES_PER_PART` samples, so memory stays bounded
+    on large mosaics.
+    """
+    crossings, length_px = 0, 0.0
+    if angle_deg % 90 == 0:  # rows or columns: plain slices, same positions as `line_samples`
         axis = int(angle_deg % 180 == 90)
-        n_across = filled.shape[axis]
+        n_across, n_steps = filled.shape[axis], filled.shape[1 - axis]
         index = np.rint(_line_offsets(0.0, n_across - 1.0, float(spacing_px))).astype(np.intp)
-        lines = np.take(filled, index, axis=axis)
-        changes = np.count_nonzero(np.diff(lines, axis=1 - axis) != 0)
-        return int(changes), float(index.size * filled.shape[1 - axis])
-    rows, cols, valid, step_px = test_lines(filled.shape, angle_deg, spacing_px)
-    sample = filled.ravel()[rows.astype(np.int64) * filled.shape[1] + cols]
-    changes = (sample[:, 1:] != sample[:, :-1]) & valid[:, 1:] & valid[:, :-1]
-    return int(np.count_nonzero(changes)), float(np.count_nonzero(valid)) * step_px
+        part = max(1, _SAMPLES_PER_PART // n_steps)
+        for start in range(0, index.size, part):
+            lines = np.take(filled, index[start : start + part], axis=axis)
+            crossings += int(np.count_nonzero(np.diff(lines, axis=1 - axis)))
+        return crossings, float(index.size * n_steps)
+    n_lines = _family(filled.shape, angle_deg, spacing_px)[3].size
+    part = max(1, _SAMPLES_PER_PART // max(filled.shape))
+    for start in range(0, n_lines, part):
+        rows, cols, valid, step_px = line_samples(filled.shape, angle_deg, spacing_px,
+                                                  slice(start, start + part))
+        sample = filled.ravel()[rows.astype(np.int64) * filled.shape[1] + cols]
+        changes = (sample[:, 1:] != sample[:, :-1]) & valid[:, 1:] & valid[:, :-1]
+        crossings += int(np.count_nonzero(changes))
+        length_px += float(np.count_nonzero(valid)) * step_px
+    return crossings, length_px
 
 
 def heyn_intercept(grain_ids: np.ndarray, pixel_size_um: float | None = None,
@@ -164,7 +189,7 @@ def heyn_intercept(grain_ids: np.ndarray, pixel_size_um: float | None = None,
     pixel_size_um : float, optional
         Pixel side in µm; adds ``mean_intercept_um`` and ``astm_g_intercept``.
     angles_deg : tuple of float
-        Directions of the line families (see `test_lines`).
+        Directions of the line families (see `line_samples`).
     spacing_px : float
         Distance between parallel lines, pixels (2: every other row / column, which keeps
         ~10^5 intersections on a 2048 x 1536 map at half the cost of every row).
@@ -221,7 +246,7 @@ def intercept_lengths_px(boundary: np.ndarray, angle_deg: float = 0.0,
     boundary : (H, W) bool array
         True on boundary pixels.
     angle_deg, spacing_px : float
-        As in `test_lines`.
+        As in `line_samples`.
 
     Returns
     -------
@@ -229,7 +254,7 @@ def intercept_lengths_px(boundary: np.ndarray, angle_deg: float = 0.0,
         Intercept lengths in pixels, line by line.
     """
     boundary = np.asarray(boundary).astype(bool)
-    rows, cols, valid, step_px = test_lines(boundary.shape, angle_deg, spacing_px)
+    rows, cols, valid, step_px = line_samples(boundary.shape, angle_deg, spacing_px)
     # State per sample: 0 grain, 1 boundary, 2 outside (also padded between lines).
     state = np.where(valid, boundary[rows, cols].astype(np.int8), np.int8(2))
     state = np.pad(state, ((0, 0), (1, 1)), constant_values=2).ravel()
