@@ -353,3 +353,23 @@ def test_cli_unwritable_out_dir_exits_2(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "cannot create output folder" in err[0]
     assert blocker.read_text() == "x"
+
+
+def test_format_table_matches_printf():
+    from grainseg.io.ebsd_write import format_table
+
+    rng = np.random.default_rng(0)
+    a = rng.uniform(-400, 400, 2000)
+    b = rng.integers(-5, 300, 2000)
+    c = np.concatenate([[0.0, -0.0, 1e-9, -1.0, 9.99995e-3, 12345.6], rng.uniform(0, 1, 1994)])
+    text = format_table([(a, 4), (b, 0), (c, 3)], "\t").decode()
+    lines = text.splitlines()
+    assert len(lines) == 2000 and text.endswith("\n")
+    parsed = np.array([[float(v) for v in line.split("\t")] for line in lines])
+    np.testing.assert_allclose(parsed[:, 0], a, atol=0.5e-4 + 1e-9)
+    np.testing.assert_array_equal(parsed[:, 1], b)
+    np.testing.assert_allclose(parsed[:, 2], c, atol=0.5e-3 + 1e-9)
+    # Away from exact ties the text is what printf writes.
+    expected = [f"{x:.4f}\t{y:d}\t{z:.3f}" for x, y, z in zip(a, b, c, strict=True)]
+    same = sum(e == line for e, line in zip(expected, lines, strict=True))
+    assert same >= 1995

@@ -22,6 +22,62 @@ from grainseg.io.atomic import atomic_path
 _SYMMETRY_CODES = {"m-3m": (11, 225, 43)}
 
 
+def format_table(columns: list[tuple[np.ndarray, int]], separator: str = "\t") -> bytes:
+    """Format numeric columns as text lines, vectorised (several times faster than `np.savetxt`).
+
+    Each value is written in fixed-point with its column's number of decimals and no padding,
+    like ``"%.{k}f"`` (exact ties round to even). Characters are assembled in one byte matrix
+    with blanks for leading zeros, and the blanks are dropped at the end.
+
+    Parameters
+    ----------
+    columns : list of ((n,) array, int)
+        Values and decimals per column (0 decimals: written as an integer).
+    separator : str
+        One character between columns.
+
+    Returns
+    -------
+    bytes
+        n lines, each ending in a newline.
+    """
+    n = len(columns[0][0])
+    prepared = []
+    for values, decimals in columns:
+        values = np.asarray(values, dtype=np.float64)
+        scaled = np.rint(np.abs(values) * 10.0**decimals).astype(np.int64)
+        n_digits = max(len(str(int(scaled.max()))) if n else 1, decimals + 1)
+        prepared.append((values, scaled, decimals, n_digits))
+    # Per column: sign slot, digits, decimal point, separator.
+    widths = [1 + nd + (1 if k else 0) + 1 for _, _, k, nd in prepared]
+    blank = 0  # a byte that never appears in the text
+    table = np.full((n, sum(widths)), blank, dtype=np.uint8)
+    start = 0
+    for (values, scaled, decimals, n_digits), width in zip(prepared, widths, strict=True):
+        n_int = n_digits - decimals
+        int_part = scaled // 10**decimals
+        # Integer digits actually needed (at least the units digit).
+        used = np.ones(n, dtype=np.int64)
+        for k in range(1, n_int):
+            used += int_part >= 10**k
+        remaining = scaled.copy()
+        for j in range(n_digits - 1, -1, -1):  # least significant digit first
+            col = start + 1 + j + (1 if decimals and j >= n_int else 0)
+            remaining, digit = np.divmod(remaining, 10)
+            table[:, col] = digit + ord("0")
+            if j < n_int - 1:
+                table[used < n_int - j, col] = blank
+        if decimals:
+            table[:, start + 1 + n_int] = ord(".")
+        negative = np.flatnonzero((values < 0) & (scaled > 0))
+        table[negative, start + n_int - used[negative]] = ord("-")
+        table[:, start + width - 1] = ord(separator)
+        start += width
+    table[:, -1] = ord("\n")
+    flat = table.ravel()
+    return flat[flat != blank].tobytes()
+
+
 def _codes(ebsd: EBSDMap) -> list[tuple[int, int, int]]:
     try:
         return [_SYMMETRY_CODES[phase.laue] for phase in ebsd.phases]
@@ -89,23 +145,23 @@ def write_ctf(path: str | os.PathLike, ebsd: EBSDMap, lattice_angstrom: float = 
     indexed = ebsd.indexed.ravel()
     x, y = _grid_xy(ebsd)
     contrast = _property(ebsd, "band_contrast", 150)
-    columns = np.column_stack(
-        [
-            np.where(indexed, ebsd.phase_ids.ravel() + 1, 0),
-            x,
-            y,
-            np.where(indexed, _property(ebsd, "bands", 8), 0),
-            np.where(indexed, 0, 3),  # error code 3 = no solution
-            np.rad2deg(_euler_rad(ebsd)),
-            np.where(indexed, _property(ebsd, "mad_deg", 0.5), 0),
-            contrast,
-            contrast,
-        ]
-    )
-    fmt = "%d\t%.4f\t%.4f\t%d\t%d\t%.4f\t%.4f\t%.4f\t%.4f\t%d\t%d"
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="ascii") as out:
-        out.write("\n".join(header) + "\n")
-        np.savetxt(out, columns, fmt=fmt)
+    euler_deg = np.rad2deg(_euler_rad(ebsd))
+    columns = [
+        (np.where(indexed, ebsd.phase_ids.ravel() + 1, 0), 0),
+        (x, 4),
+        (y, 4),
+        (np.where(indexed, _property(ebsd, "bands", 8), 0), 0),
+        (np.where(indexed, 0, 3), 0),  # error code 3 = no solution
+        (euler_deg[:, 0], 4),
+        (euler_deg[:, 1], 4),
+        (euler_deg[:, 2], 4),
+        (np.where(indexed, _property(ebsd, "mad_deg", 0.5), 0), 4),
+        (contrast, 0),
+        (contrast, 0),
+    ]
+    with atomic_path(path) as tmp, open(tmp, "wb") as out:
+        out.write(("\n".join(header) + "\n").encode("ascii"))
+        out.write(format_table(columns, "\t"))
 
 
 def write_ang(path: str | os.PathLike, ebsd: EBSDMap, lattice_angstrom: float = 3.595) -> None:
@@ -167,22 +223,22 @@ def write_ang(path: str | os.PathLike, ebsd: EBSDMap, lattice_angstrom: float = 
     x, y = _grid_xy(ebsd)
     contrast = _property(ebsd, "band_contrast", 150)
     mad = _property(ebsd, "mad_deg", 0.5)
-    columns = np.column_stack(
-        [
-            _euler_rad(ebsd),
-            x,
-            y,
-            contrast / 2.0,
-            np.where(indexed, np.clip(0.9 - mad / 2.0, 0.05, 1.0), -1.0),
-            np.where(indexed, ebsd.phase_ids.ravel() + 1, 0),
-            contrast * 8.0,
-            np.where(indexed, mad, 180.0),
-        ]
-    )
-    fmt = "%.5f %.5f %.5f %.5f %.5f %.1f %.3f %d %.0f %.3f"
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="ascii") as out:
-        out.write("\n".join(header) + "\n")
-        np.savetxt(out, columns, fmt=fmt)
+    euler = _euler_rad(ebsd)
+    columns = [
+        (euler[:, 0], 5),
+        (euler[:, 1], 5),
+        (euler[:, 2], 5),
+        (x, 5),
+        (y, 5),
+        (contrast / 2.0, 1),
+        (np.where(indexed, np.clip(0.9 - mad / 2.0, 0.05, 1.0), -1.0), 3),
+        (np.where(indexed, ebsd.phase_ids.ravel() + 1, 0), 0),
+        (contrast * 8.0, 0),
+        (np.where(indexed, mad, 180.0), 3),
+    ]
+    with atomic_path(path) as tmp, open(tmp, "wb") as out:
+        out.write(("\n".join(header) + "\n").encode("ascii"))
+        out.write(format_table(columns, " "))
 
 
 def write_ebsd(path: str | os.PathLike, ebsd: EBSDMap) -> None:

@@ -32,7 +32,7 @@ class SemStyle:
     Intensities are in units of the image's 1-99 % grey range unless named otherwise.
     """
 
-    grain_contrast: float = 0.15  #: standard deviation of grain grey levels
+    grain_contrast: float = 0.13  #: standard deviation of grain grey levels
     detector_weight: float = 0.5  #: 0 = beam-direction channelling only, 1 = detector only
     detector_tilt_deg: float = 55.0  #: angle of the detector direction from the beam
     harmonic_mix: float = 0.5  #: weight of the sixth-order cubic harmonic vs the fourth
@@ -43,7 +43,7 @@ class SemStyle:
     pits_per_mpx: float = 12.0  #: polishing pits per megapixel
     particles_per_mpx: float = 25.0  #: small precipitate particles per megapixel
     spots_per_mpx: float = 20.0  #: faint dark etch spots (ovals a few tens of pixels wide)
-    spot_depth: float = 0.05
+    spot_depth: float = 0.06
     scratches: int = 3  #: faint straight scratches across the field
     scratch_depth: float = 0.03
     blur_px: float = 1.0  #: probe blur, Gaussian sigma in pixels
@@ -76,7 +76,7 @@ def random_style(rng: np.random.Generator) -> SemStyle:
         spots_per_mpx=float(rng.uniform(0.0, 60.0)),
         spot_depth=float(rng.uniform(0.0, 0.12)),
         scratches=int(rng.integers(0, 12)),
-        scratch_depth=float(rng.uniform(0.01, 0.08)),
+        scratch_depth=float(rng.uniform(0.005, 0.04)),
         blur_px=float(rng.uniform(0.5, 2.0)),
         noise_sigma=float(rng.uniform(0.03, 0.2)),
         noise_corr_x=float(rng.uniform(0.0, 0.5)),

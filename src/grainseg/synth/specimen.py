@@ -174,7 +174,7 @@ def generate_specimen(
         Fraction of grains holding annealing twins (0..1).
     appearance : {"default", "random"}
         "default" matches the real images in ../shared/data/sem; "random" draws the SEM look,
-        the grain size (x 0.4..2.5), twin density, grain-size spread, boundary curvature and EBSD
+        the grain size (x 0.3..1.6), twin density, grain-size spread, boundary curvature and EBSD
         noise widely, for training data.
     ebsd_noise_deg : float
         EBSD orientation noise, degrees.
@@ -211,7 +211,7 @@ def generate_specimen(
     mean_diameter_px = grain_size_um / pixel_size_um
     if appearance == "random":
         style = random_style(rng_look)
-        mean_diameter_px *= float(np.exp(rng_look.uniform(np.log(0.4), np.log(2.5))))
+        mean_diameter_px *= float(np.exp(rng_look.uniform(np.log(0.3), np.log(1.6))))
         twin_fraction = float(rng_look.uniform(0.0, 0.9))
         size_sigma = float(rng_look.uniform(0.2, 0.6))
         curvature = float(rng_look.uniform(0.0, 0.12))
