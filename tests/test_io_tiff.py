@@ -65,3 +65,12 @@ def test_preprocess_handles_nan_and_blank():
     image[3, 3] = np.nan
     out = preprocess_sem(image)
     assert np.isfinite(out).all()
+
+
+def test_atomic_output_has_normal_permissions(tmp_path):
+    import os
+
+    write_tiff(tmp_path / "p.tif", np.zeros((4, 4), dtype=np.uint8))
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "p.tif").stat().st_mode & 0o777 == 0o666 & ~umask

@@ -52,6 +52,10 @@ def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
         raise GrainsegError(f"{final}: cannot write ({exc.strerror})") from None
     os.close(fd)
     tmp = Path(tmp_name)
+    # mkstemp creates 0600; give the output the permissions a plain open() would have.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     try:
         yield tmp
         os.replace(tmp, final)
