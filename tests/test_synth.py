@@ -373,3 +373,24 @@ def test_format_table_matches_printf():
     expected = [f"{x:.4f}\t{y:d}\t{z:.3f}" for x, y, z in zip(a, b, c, strict=True)]
     same = sum(e == line for e, line in zip(expected, lines, strict=True))
     assert same >= 1995
+
+
+def test_every_boundary_separates_different_orientations(specimen):
+    """No boundary between two pieces of one crystal (e.g. two overlapping twin lamellae)."""
+    from orix.quaternion import Orientation
+    from orix.quaternion.symmetry import Oh
+
+    ids = specimen.grain_ids
+    pairs = np.concatenate(
+        [
+            np.stack([ids[1:][ids[1:] != ids[:-1]], ids[:-1][ids[1:] != ids[:-1]]], 1),
+            np.stack(
+                [ids[:, 1:][ids[:, 1:] != ids[:, :-1]], ids[:, :-1][ids[:, 1:] != ids[:, :-1]]], 1
+            ),
+        ]
+    )
+    unique = np.unique(np.sort(pairs, axis=1), axis=0)
+    a = Orientation(specimen.orientations[unique[:, 0]], symmetry=Oh)
+    b = Orientation(specimen.orientations[unique[:, 1]], symmetry=Oh)
+    assert len(unique) > 20
+    assert np.rad2deg(a.angle_with(b)).min() > 2.0

@@ -116,10 +116,10 @@ def add_twin_bands(
     Returns
     -------
     labels : (H, W) int32
-        Parents keep their labels; lamella k of the n_bands gets label n + k.
-    orientations : (n + n_bands, 4) float64
-    is_twin : (n + n_bands,) bool
-    family : (n + n_bands,) int64
+        Parents keep their labels; the lamellae of the k-th twinned grain get label n + k.
+    orientations : (n + n_twinned, 4) float64
+    is_twin : (n + n_twinned,) bool
+    family : (n + n_twinned,) int64
         The parent label each label belongs to (itself for parents).
     """
     n = len(orientations)
@@ -140,7 +140,10 @@ def add_twin_bands(
     steep = np.take_along_axis(traces[..., 2], pick, axis=1)
     plane = pick[np.arange(twinned.size), np.argmax(steep, axis=1)]
     normal = traces[np.arange(twinned.size), plane, :2]
-    plane = np.repeat(plane, n_bands_per)
+    # One twin variant (and one twin label) per twinned grain: its lamellae are parallel, and
+    # lamellae that overlap merge instead of meeting at a boundary with no misorientation.
+    lamella_label = n + np.repeat(np.arange(twinned.size), n_bands_per)
+    twin_plane = plane
     normal = np.repeat(normal, n_bands_per, axis=0)
     n_bands = parent.size
 
@@ -169,10 +172,10 @@ def add_twin_bands(
         along = side[b] * (-dr * normal[b, 1] + dc * normal[b, 0])
         inside = (np.abs(across) <= width_px[b] / 2) & (along <= end[b])
         idx = np.flatnonzero(hit.ravel())[inside.ravel()]
-        out.ravel()[idx] = n + b[inside]
+        out.ravel()[idx] = lamella_label[b[inside]]
 
-    twins = twin_orientations(orientations[parent], plane)
+    twins = twin_orientations(orientations[twinned], twin_plane)
     all_orientations = np.concatenate([orientations, twins], axis=0)
-    is_twin = np.concatenate([np.zeros(n, bool), np.ones(n_bands, bool)])
-    family = np.concatenate([np.arange(n), parent])
+    is_twin = np.concatenate([np.zeros(n, bool), np.ones(twinned.size, bool)])
+    family = np.concatenate([np.arange(n), twinned])
     return out, all_orientations, is_twin, family
