@@ -1,0 +1,247 @@
+"""Whole-micrograph inference: speed against the FLOP bound, the small model, and a mosaic.
+
+Parts (``--parts``, default all):
+
+- ``speed``: a 2048 x 1536 image through the full-width U-Net (``build_model('unet', 1.0)``) on
+  CPU with the tiled predictor, against the time its FLOPs (one untiled forward pass, counted by
+  `torch.utils.flop_counter.FlopCounterMode`) need at the float32 matrix-multiply rate measured
+  just before (a 2048^3 `torch.matmul`, best of 3).
+- ``small``: a real 1024 x 954 SEM image (data bar included) through `segment_image` with the
+  width-0.25 U-Net, end to end; the post-processing is also timed on a realistic probability map
+  (the untrained network's output is nearly flat, which post-processes unrealistically fast).
+- ``mosaic``: a 20000 x 20000 uint8 TIFF (``--mosaic-px``) through `segment_tiff_large` with a
+  cheap gradient "model", in a child process whose peak resident memory is reported.
+
+Writes benchmarks/results/infer.md. Run: ``.venv/bin/python benchmarks/bench_infer.py``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy import ndimage
+from scipy.spatial import cKDTree
+from skimage.segmentation import find_boundaries
+
+from grainseg.infer.large import TiffBands, segment_tiff_large
+from grainseg.infer.postprocess import probability_to_network
+from grainseg.infer.segment import model_predictor, segment_image
+from grainseg.infer.tiling import axis_tiling, predict_tiled
+from grainseg.io.tiff import read_micrograph
+from grainseg.models import SIZE_MULTIPLE, build_model, count_flops
+from grainseg.preprocess import preprocess_sem
+
+ROOT = Path(__file__).resolve().parents[1]
+SEM = ROOT.parent / "shared" / "data" / "sem" / "austenitic_steel_bse_002.tif"
+
+
+def matmul_gflops(n: int = 2048, repeats: int = 3) -> float:
+    """Best float32 matrix-multiply rate of this process, in GFLOP/s."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.matmul(a, b)
+    best = min(_timed(lambda: torch.matmul(a, b)) for _ in range(repeats))
+    return 2 * n**3 / best / 1e9
+
+
+def _timed(func) -> float:
+    start = time.perf_counter()
+    func()
+    return time.perf_counter() - start
+
+
+def cells(shape, n_cells, seed=0):
+    """Flat grains with distinct grey levels plus noise (float32), and their labels."""
+    rng = np.random.default_rng(seed)
+    centres = rng.uniform(0, 1, (n_cells, 2)) * np.array(shape)
+    owner = cKDTree(centres).query(np.indices(shape).reshape(2, -1).T)[1].reshape(shape)
+    image = rng.uniform(0.2, 0.8, n_cells)[owner] + rng.normal(0, 0.02, shape)
+    return image.astype(np.float32), owner
+
+
+def realistic_probability(shape, n_cells, seed=0):
+    """Boundary probability like a trained network's: a 2-pixel Gaussian ridge along grain
+    edges, smooth noise."""
+    rng = np.random.default_rng(seed)
+    _, owner = cells(shape, n_cells, seed)
+    gap = ndimage.distance_transform_edt(~find_boundaries(owner, mode="inner"))
+    noise = ndimage.gaussian_filter(rng.normal(0, 0.15, shape), 1.5)
+    return np.clip(np.exp(-0.5 * (gap / 2.0) ** 2) + noise, 0, 1).astype(np.float32)
+
+
+def gradient_predictor(tiles: np.ndarray) -> np.ndarray:
+    """A cheap stand-in network: boundary probability from the intensity gradient."""
+    t = torch.from_numpy(tiles)
+    gy = torch.nn.functional.pad(t[..., 1:, :] - t[..., :-1, :], (0, 0, 0, 1))
+    gx = torch.nn.functional.pad(t[..., :, 1:] - t[..., :, :-1], (0, 1, 0, 0))
+    return torch.clamp(8.0 * torch.sqrt(gx**2 + gy**2), 0, 1).numpy()
+
+
+def part_speed(configs) -> list[str]:
+    model = build_model("unet", width=1.0).eval()
+    height, width = 1536, 2048
+    flops = count_flops(model, (1, 1, 256, 256)) * (height * width) / 256**2
+    image, _ = cells((height, width), 600)
+    network_input = preprocess_sem(image)
+    predict = model_predictor(model, "cpu")
+    lines = [
+        f"Full-width U-Net ({sum(p.numel() for p in model.parameters()) / 1e6:.2f} M "
+        f"parameters), {width} x {height} image: {flops / 1e12:.2f} TFLOP for one untiled pass.",
+        "",
+        "| tile | overlap | batch | tiled FLOPs / untiled | matmul GFLOP/s | FLOP-bound time (s)"
+        " | measured (s) | measured / bound | load (1 min) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    predict_tiled(network_input[:256, :256], predict, 256, 0.0, 1)  # warm-up
+    for tile_px, overlap, batch in configs:
+        ty = axis_tiling(height, tile_px, round(overlap * tile_px), SIZE_MULTIPLE)
+        tx = axis_tiling(width, tile_px, round(overlap * tile_px), SIZE_MULTIPLE)
+        tiled = len(ty.starts) * ty.size_px * len(tx.starts) * tx.size_px / (height * width)
+        load = os.getloadavg()[0]
+        rate = matmul_gflops()
+        bound = flops / (rate * 1e9)
+        start = time.perf_counter()
+        predict_tiled(network_input, predict, tile_px, overlap, batch, SIZE_MULTIPLE)
+        seconds = time.perf_counter() - start
+        print(f"speed tile {tile_px} overlap {overlap}: {seconds:.1f} s, bound {bound:.1f} s "
+              f"({rate:.0f} GFLOP/s), ratio {seconds / bound:.2f}", flush=True)
+        lines.append(f"| {tile_px} | {overlap:g} | {batch} | {tiled:.2f} | {rate:.0f} | "
+                     f"{bound:.1f} | {seconds:.1f} | {seconds / bound:.2f} | {load:.1f} |")
+    return lines
+
+
+def part_small() -> list[str]:
+    micrograph = read_micrograph(SEM)
+    torch.manual_seed(0)
+    model = build_model("unet", width=0.25).eval()
+    segment_image(micrograph.image[:256, :256], model, multiple=SIZE_MULTIPLE)  # warm-up
+    load = os.getloadavg()[0]
+    start = time.perf_counter()
+    result = segment_image(micrograph.image, model, multiple=SIZE_MULTIPLE)
+    total = time.perf_counter() - start
+    shape = result.probability.shape
+    prob = realistic_probability(shape, 500)
+    post = min(_timed(lambda: probability_to_network(prob, 0.5, 20)) for _ in range(2))
+    _, grain_ids = probability_to_network(prob, 0.5, 20)
+    start = time.perf_counter()
+    probability_to_network(result.probability, 0.5, 20)
+    post_flat = time.perf_counter() - start
+    network = total - post_flat
+    print(f"small: end to end {total:.2f} s (post-processing of its flat output {post_flat:.2f} s"
+          f"), post-processing of a realistic map {post:.2f} s", flush=True)
+    return [
+        f"`segment_image` on `{SEM.name}` (1024 x 954, data bar left out: {shape[1]} x "
+        f"{shape[0]} analysed), U-Net width 0.25 (untrained weights), default settings "
+        f"(tile 512, overlap 0.25, batch 8), load (1 min) {load:.1f}:",
+        "",
+        "| step | seconds |",
+        "| --- | --- |",
+        f"| end to end (preprocess, tiles, network, post-processing) | {total:.2f} |",
+        f"| of which network + preprocessing | {network:.2f} |",
+        f"| post-processing of a realistic probability map ({grain_ids.max()} grains) | "
+        f"{post:.2f} |",
+        f"| estimate with a trained model (network + realistic post-processing) | "
+        f"{network + post:.2f} |",
+    ]
+
+
+def mosaic_worker(size_px: int, folder: Path) -> dict:
+    """Child process: write the mosaic, segment it, report time and peak memory."""
+    path = folder / "mosaic.tif"
+    patch, _ = cells((2048, 2048), 900, seed=3)
+    patch = (patch * 255).astype(np.uint8)
+    mosaic = TiffBands.create(path, (size_px, size_px), np.uint8, 0.05)
+    reps = -(-size_px // 2048)
+    for y0 in range(0, size_px, 2048):
+        band = np.tile(patch, (1, reps))[: min(2048, size_px - y0), :size_px]
+        mosaic.write(y0, 0, band)
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    outputs = {key: folder / f"mosaic_{key}.{'png' if key == 'overlay' else 'tif'}"
+               for key in ("probability", "boundaries", "grain_ids", "overlay")}
+    start = time.perf_counter()
+    info = segment_tiff_large(path, gradient_predictor, outputs, tile_px=1024, overlap=0.0625,
+                              batch=4, progress=True)
+    seconds = time.perf_counter() - start
+    return {"size_px": size_px, "seconds": seconds, "n_grains": int(info["n_grains"]),
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "rss_before_mb": rss_before}
+
+
+def part_mosaic(size_px: int) -> list[str]:
+    with tempfile.TemporaryDirectory(dir=ROOT) as folder:
+        load = os.getloadavg()[0]
+        child = subprocess.run(
+            [sys.executable, __file__, "--mosaic-worker", str(size_px), folder],
+            check=True, stdout=subprocess.PIPE, text=True,
+        )
+    result = json.loads(child.stdout.strip().splitlines()[-1])
+    print(f"mosaic: {result}", flush=True)
+    return [
+        f"`segment_tiff_large` on a {size_px} x {size_px} uint8 uncompressed TIFF (a 2048 x 2048 "
+        "synthetic grain image repeated), cheap gradient model, tile 1024, overlap 0.0625, "
+        f"post-processing blocks 2048 + 128 halo; load (1 min) {load:.1f}:",
+        "",
+        "| pixels | grains | seconds | peak RSS (MB) | peak RSS before segmenting (MB) |",
+        "| --- | --- | --- | --- | --- |",
+        f"| {size_px}^2 | {result['n_grains']} | {result['seconds']:.0f} | "
+        f"{result['peak_rss_mb']:.0f} | {result['rss_before_mb']:.0f} |",
+    ]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--parts", default="speed,small,mosaic")
+    parser.add_argument("--mosaic-px", type=int, default=20000)
+    parser.add_argument("--mosaic-worker", nargs=2, metavar=("SIZE", "DIR"),
+                        help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "infer.md")
+    args = parser.parse_args()
+    if args.mosaic_worker:
+        result = mosaic_worker(int(args.mosaic_worker[0]), Path(args.mosaic_worker[1]))
+        print(json.dumps(result))
+        return 0
+    parts = args.parts.split(",")
+    sections = []
+    if "speed" in parts:
+        sections += ["### Speed against the FLOP bound (CPU)", ""]
+        sections += part_speed([(512, 0.25, 2), (1024, 0.0625, 1)]) + [""]
+    if "small" in parts:
+        sections += ["### Small U-Net on a real 1024 x 954 micrograph", ""]
+        sections += part_small() + [""]
+    if "mosaic" in parts:
+        sections += ["### Bounded memory on a mosaic", ""]
+        sections += part_mosaic(args.mosaic_px) + [""]
+    command = " ".join([".venv/bin/python benchmarks/bench_infer.py", *sys.argv[1:]])
+    page = [
+        "## Segment: whole-micrograph inference",
+        "",
+        f"Command: `{command}`  ",
+        f"Machine: 2-core CPU ({platform.machine()}), shared with other jobs, torch "
+        f"{torch.__version__}, {torch.get_num_threads()} threads  ",
+        f"Date: {time.strftime('%a %b %d %H:%M:%S UTC %Y', time.gmtime())}",
+        "",
+        "Times were measured while other jobs used the same 2 cores (load column): upper bounds "
+        "for an idle machine. The matmul rate is measured just before each timed run so that "
+        "both see the same load.",
+        "",
+        *sections,
+    ]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = args.out.with_suffix(".md.part")
+    tmp.write_text("\n".join(page).rstrip() + "\n", encoding="utf-8")
+    tmp.replace(args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
