@@ -8,11 +8,12 @@ Stages (each a ``grainseg`` command, printed before it runs; finished stages are
 2. ``grainseg dataset``: 64 px patches, whole images held out for validation; the test
    specimens form their own data set (all patches, never seen in training or early stopping).
 3. ``grainseg compare --archs none --pos-weights 4,6,9,11``: U-Net (width 0.125) per boundary
-   weight, a few minutes each on a smaller data set (the first 8 training specimens, so that
+   weight, a few minutes each on a smaller data set (the first 4 training specimens, so that
    several epochs fit), scored on its validation image (Table 3).
 4. ``grainseg train`` U-Net width 0.25 for at most 15 minutes (lr 1e-3, batch 8: many steps in a
-   short budget) with the weight of step 3 that gave the best validation tolerance-F1, then
-   ``grainseg evaluate`` on the test data set.
+   short budget) on the first 6 training specimens (5 train, 1 val: on a shared 2-core CPU a
+   larger set does not finish one epoch in 15 minutes), with the weight of step 3 that gave the
+   best validation tolerance-F1, then ``grainseg evaluate`` on the test data set.
 
 Writes benchmarks/results/train.md. Run: ``.venv/bin/python benchmarks/bench_train.py``
 (about 35 minutes on a 2-core CPU).
@@ -50,14 +51,14 @@ def main() -> int:
                         help="folder for specimens, data sets and runs")
     parser.add_argument("--n-train", type=int, default=20, help="training specimens")
     parser.add_argument("--n-test", type=int, default=4, help="held-out test specimens")
-    parser.add_argument("--sweep-minutes", type=float, default=3.0,
+    parser.add_argument("--sweep-minutes", type=float, default=4.0,
                         help="training minutes per class weight")
     parser.add_argument("--minutes", type=float, default=15.0,
                         help="training minutes of the small U-Net")
     args = parser.parse_args()
     work = args.work
     data, ds, test = work / "specimens", work / "ds", work / "test_ds"
-    small = work / "ds_small"
+    small, medium = work / "ds_small", work / "ds_medium"
 
     if not (ds / "dataset.json").is_file():
         step(["synth", str(data / "train"), "--n", str(args.n_train), "--seed", "0", *SYNTH])
@@ -66,10 +67,11 @@ def main() -> int:
         test_pairs = sorted(str(p)[: -len("_sem.tif")] for p in (data / "test").glob("*_sem.tif"))
         step(["dataset", *train_pairs, "--patch", "64", "--val-frac", "0.15", "--out", str(ds)])
         step(["dataset", *test_pairs, "--patch", "64", "--val-frac", "0", "--out", str(test)])
-    if not (small / "dataset.json").is_file():
-        first = sorted(str(p)[: -len("_sem.tif")] for p in (data / "train").glob("*_sem.tif"))
-        step(["dataset", *first[:8], "--patch", "64", "--val-frac", "0.125", "--out",
-              str(small)])
+    first = sorted(str(p)[: -len("_sem.tif")] for p in (data / "train").glob("*_sem.tif"))
+    for folder, n in ((small, 4), (medium, 6)):
+        if not (folder / "dataset.json").is_file():
+            step(["dataset", *first[:n], "--patch", "64", "--val-frac", f"{1 / n:.3f}",
+                  "--out", str(folder)])
 
     sweep = work / "sweep"
     t0 = time.monotonic()
@@ -83,14 +85,15 @@ def main() -> int:
 
     run = work / f"unet025_w{best_w}"
     if not (run / "model.pt").is_file():
-        step(["train", str(ds), "--out", str(run), "--arch", "unet", "--width", "0.25",
-              "--batch", "8", "--lr", "1e-3", "--pos-weight", best_w, "--max-time", str(args.minutes),
+        step(["train", str(medium), "--out", str(run), "--arch", "unet", "--width", "0.25",
+              "--batch", "8", "--lr", "1e-3", "--pos-weight", best_w,
+              "--max-time", str(args.minutes),
               "--epochs", "200", "--patience", "15", "--no-progress"])
     scores_file = work / "test_scores.json"
     step(["evaluate", str(run), str(test), "--split", "all", "--json", str(scores_file)])
     scores = json.loads(scores_file.read_text())
     summary = json.loads((run / "train_summary.json").read_text())
-    dataset = json.loads((ds / "dataset.json").read_text())
+    dataset = json.loads((medium / "dataset.json").read_text())
 
     lines = [
         "## Training: class weights and a small U-Net on the CPU",
@@ -100,14 +103,15 @@ def main() -> int:
         f"{torch.__version__}, {torch.get_num_threads()} threads  ",
         f"Date: {subprocess.run(['date'], capture_output=True, text=True).stdout.strip()}",
         "",
-        f"Data: {args.n_train} synthetic specimens (`grainseg synth {' '.join(SYNTH)}`), 64 px "
-        f"patches: {dataset['counts']['train']} train, {dataset['counts']['val']} val "
-        f"(whole images); test: {args.n_test} further specimens (seeds 1000+), all "
+        f"Data: synthetic specimens (`grainseg synth {' '.join(SYNTH)}`), 64 px patches; the "
+        f"U-Net below used {dataset['counts']['train']} train and {dataset['counts']['val']} "
+        f"val patches (6 specimens, whole images); test: {args.n_test} further specimens "
+        "(seeds 1000+), all "
         f"{scores['n_patches']} patches, never used in training or model selection. Labels are "
         "the exact truth boundaries.",
         "",
         f"### Class weight (paper's Table 3), U-Net width 0.125, {args.sweep_minutes:g} min each "
-        "(batch 8, lr 3e-4), trained on 7 specimens, scored on an 8th",
+        "(batch 8, lr 3e-4), trained on 3 specimens, scored on a 4th",
         "",
         "| boundary weight | epochs | precision | recall | Dice | tolerance-F1 (2 px) | ARI | "
         "paper precision | paper recall |",

@@ -178,3 +178,14 @@ def test_compare_writes_tables_and_reuses_runs(dataset, tmp_path, capsys):
     assert os.stat(out / "runs" / "unet_w9" / "model.pt").st_mtime_ns == stamp
     printed = capsys.readouterr().out
     assert "| 9 |" in printed and printed.count("| unet |") == 1
+
+
+def test_time_limit_stops_mid_epoch_validates_and_exports(dataset, tmp_path):
+    run = tmp_path / "short"
+    assert main(["train", str(dataset), "--out", str(run), "--max-time", "0.0001", *TINY]) == 0
+    summary = json.loads((run / "train_summary.json").read_text())
+    assert summary["steps"] == 1 and summary["epochs_run"] == 1  # of 3 steps per epoch
+    assert summary["best_val_loss"] > 0
+    assert (run / "checkpoints" / "last.ckpt").is_file()
+    _, meta = load_model(run / "model.pt")
+    assert meta["val_loss"] == pytest.approx(summary["best_val_loss"], rel=1e-4)

@@ -15,7 +15,8 @@ from grainseg.io.atomic import write_text_atomic
 
 
 class LastCheckpoint(L.Callback):
-    """Write ``last.ckpt`` atomically every ``every_steps`` optimiser steps and at each epoch end.
+    """Write ``last.ckpt`` atomically every ``every_steps`` optimiser steps, at each epoch end
+    and at the end of training if none was written yet.
 
     Lightning's own ``ModelCheckpoint`` writes in place, so a kill during the write would leave a
     broken file; here the checkpoint goes to a temporary name and is renamed. The epoch-end save
@@ -40,6 +41,11 @@ class LastCheckpoint(L.Callback):
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         self._save(trainer)
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        # A time limit can stop training mid-epoch, before any other checkpoint was written.
+        if not self.path.is_file():
+            self._save(trainer)
 
 
 class CsvLog(L.Callback):
