@@ -8,7 +8,7 @@ from test_infer_postprocess import assert_closed_thin_network
 
 from grainseg.infer import large
 from grainseg.infer.large import LazyNetworkInput, TiffBands, segment_tiff_large
-from grainseg.infer.segment import model_predictor, segment_image
+from grainseg.infer.segment import fold_batch_norms, model_predictor, segment_image
 from grainseg.io.tiff import read_micrograph, write_tiff
 from grainseg.models import SIZE_MULTIPLE, build_model
 from grainseg.preprocess import preprocess_sem
@@ -137,3 +137,18 @@ def test_large_path_leaves_nothing_when_interrupted(tmp_path):
         segment_tiff_large(path, interrupted, outputs, tile_px=64)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.tif"]
     assert large.LARGE_IMAGE_PX > 2048 * 1536  # ordinary micrographs stay in memory
+
+
+def test_folded_batch_norms_give_the_same_output():
+    torch.manual_seed(1)
+    model = build_model("unet", width=0.125).eval()
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+    folded = fold_batch_norms(model)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())  # original kept
+    x = torch.rand(2, 1, 64, 96)
+    with torch.inference_mode():
+        np.testing.assert_allclose(folded(x)[-1].numpy(), model(x)[-1].numpy(), atol=1e-4)
