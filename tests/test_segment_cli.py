@@ -47,6 +47,7 @@ def test_segment_writes_outputs_and_skips_a_bad_file(images, model_file, tmp_pat
     assert code == 1  # one failure
     captured = capsys.readouterr()
     assert "broken.tif" in captured.err + captured.out
+    assert "converted RGB to grey" in captured.out and "data bar from row 100" in captured.out
     for stem, shape, pixel_size in (("a", (100, 150), 0.08), ("b", (90, 70), None)):
         files = [out / f"{stem}_{name}" for name in OUTPUTS]
         assert all(f.is_file() for f in files)

@@ -140,8 +140,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"segmented {len(records)} image(s), skipped {skipped} existing, "
           f"{len(failed)} failed, in {summary['seconds']:.1f} s -> {out_dir}")
     for info in records:
+        notes = "; ".join(info["notes"])
         print(f"  {Path(info['image']).name}: {info['n_grains']} grains, "
-              f"{info['shape_px'][0]} x {info['shape_px'][1]} px, {info['seconds']:.2f} s")
+              f"{info['shape_px'][1]} x {info['shape_px'][0]} px, {info['seconds']:.2f} s"
+              + (f" ({notes})" if notes else ""))
     for message in failed:
         print(f"  FAILED {message}")
     return 1 if failed else 0
