@@ -283,6 +283,8 @@ def test_random_appearance_varies_and_stays_consistent():
         {"ebsd_step_px": 0.5},
         {"pixel_size_um": 0.0},
         {"appearance": "pretty"},
+        {"height": 20000},
+        {"grain_size_um": 0.2},
     ],
 )
 def test_bad_arguments_raise_grainseg_error(kwargs):

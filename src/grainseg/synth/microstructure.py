@@ -73,8 +73,8 @@ def grain_field(
     seeds = rng.uniform(0.0, 1.0, (n_seeds, 2)) * np.array([height, width])
     weights = np.zeros(n_seeds)
 
-    # Relaxation on a coarse grid (about 8 nodes per mean grain diameter).
-    step = max(mean_diameter_px / 8.0, 1.0)
+    # Relaxation on a coarse grid: about 6 nodes per mean grain diameter, at most ~1e5 nodes.
+    step = max(mean_diameter_px / 6.0, np.sqrt(area_px / 1e5), 1.0)
     rows_c, cols_c = np.mgrid[0:height:step, 0:width:step]
     node_area = area_px / rows_c.size
     for _ in range(relax_steps):
@@ -100,7 +100,7 @@ def grain_field(
     # Coarse-to-fine: label every `factor`-th pixel, then redo exactly only the pixels whose
     # coarse 3x3 neighbourhood holds more than one label (about 10 % of the image); 5x faster
     # than querying every pixel at 2048 x 1536.
-    factor = int(np.clip(mean_diameter_px // 16, 1, 4))
+    factor = int(np.clip(mean_diameter_px // 8, 1, 4))
     if factor == 1:
         return _power_labels(rows, cols, seeds, weights).astype(np.int32)
     coarse = _power_labels(rows[::factor, ::factor], cols[::factor, ::factor], seeds, weights)

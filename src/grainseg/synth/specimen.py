@@ -27,8 +27,10 @@ from grainseg.synth.microstructure import (
 from grainseg.synth.sem_contrast import SemStyle, grain_grey_levels, random_style, render_sem
 from grainseg.synth.twins import add_twin_bands, random_orientations
 
-#: Smallest image side accepted, pixels.
-MIN_SIDE_PX = 32
+#: Smallest and largest image side accepted, pixels.
+MIN_SIDE_PX, MAX_SIDE_PX = 32, 16384
+#: Smallest mean grain diameter accepted, pixels.
+MIN_GRAIN_PX = 8.0
 
 
 @dataclass
@@ -126,9 +128,18 @@ def check_specimen_args(
         height >= MIN_SIDE_PX and width >= MIN_SIDE_PX,
         f"size {width}x{height}: each side must be at least {MIN_SIDE_PX} pixels",
     )
+    _check(
+        height <= MAX_SIDE_PX and width <= MAX_SIDE_PX,
+        f"size {width}x{height}: each side must be at most {MAX_SIDE_PX} pixels",
+    )
     _check(seed >= 0, f"seed {seed}: must not be negative")
     _check(grain_size_um > 0, f"grain size {grain_size_um} um: must be positive")
     _check(pixel_size_um > 0, f"pixel size {pixel_size_um} um: must be positive")
+    _check(
+        grain_size_um / pixel_size_um >= MIN_GRAIN_PX,
+        f"grain size {grain_size_um} um: at least {MIN_GRAIN_PX:g} pixels of "
+        f"{pixel_size_um} um are needed",
+    )
     _check(ebsd_step_px >= 1, f"EBSD step {ebsd_step_px} px: must be at least 1 pixel")
     _check(max_drift_px >= 0, f"max drift {max_drift_px} px: must not be negative")
     _check(
@@ -218,7 +229,7 @@ def generate_specimen(
         ebsd_noise_deg = float(rng_look.uniform(0.3, 1.0))
     else:
         style = SemStyle()
-    mean_diameter_px = float(np.clip(mean_diameter_px, 8.0, 4.0 * max(height, width)))
+    mean_diameter_px = float(np.clip(mean_diameter_px, MIN_GRAIN_PX, 4.0 * max(height, width)))
 
     # The EBSD frame first: the grain map must cover every point the beam visits.
     frame = random_frame((height, width), ebsd_step_px, max_drift_px, rng_frame)

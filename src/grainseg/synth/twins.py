@@ -140,8 +140,8 @@ def add_twin_bands(
     steep = np.take_along_axis(traces[..., 2], pick, axis=1)
     plane = pick[np.arange(twinned.size), np.argmax(steep, axis=1)]
     normal = traces[np.arange(twinned.size), plane, :2]
-    # One twin variant (and one twin label) per twinned grain: its lamellae are parallel, and
-    # lamellae that overlap merge instead of meeting at a boundary with no misorientation.
+    # One twin variant (and one twin label) per twinned grain: its lamellae are parallel and
+    # placed side by side with parent between them, so they never overlap.
     lamella_label = n + np.repeat(np.arange(twinned.size), n_bands_per)
     twin_plane = plane
     normal = np.repeat(normal, n_bands_per, axis=0)
@@ -151,7 +151,15 @@ def add_twin_bands(
     width_px = np.clip(
         mean_diameter_px * np.exp(rng.normal(np.log(0.09), 0.6, n_bands)), 3.0, 0.4 * size
     )
-    offset = rng.uniform(-0.4, 0.4, n_bands) * size
+    # Centre lines: a random start, then each lamella one gap (0.3-2 widths) after the last.
+    gap = rng.uniform(0.3, 2.0, n_bands) * width_px
+    first = np.ones(n_bands, dtype=bool)
+    first[1:] = parent[1:] != parent[:-1]
+    advance = np.where(first, 0.0, gap + 0.5 * (width_px + np.roll(width_px, 1)))
+    group_start = np.flatnonzero(first)
+    cumulative = np.cumsum(advance)
+    within = cumulative - np.repeat(cumulative[group_start], n_bands_per)
+    offset = np.repeat(rng.uniform(-0.4, 0.2, twinned.size), n_bands_per) * size + within
     # Lamellae that stop inside the grain: keep the side t < end along the trace direction.
     stops = rng.uniform(size=n_bands) < 0.35
     end = np.where(stops, rng.uniform(-0.2, 0.3, n_bands) * size, np.inf)
