@@ -396,3 +396,44 @@ def test_every_boundary_separates_different_orientations(specimen):
     b = Orientation(specimen.orientations[unique[:, 1]], symmetry=Oh)
     assert len(unique) > 20
     assert np.rad2deg(a.angle_with(b)).min() > 2.0
+
+
+def _junction_angles(labels: np.ndarray, r_in: int = 5, r_out: int = 11) -> np.ndarray:
+    """Angles (deg) of the grains at each triple junction, from the share of a ring around the
+    junction that each of its three grains covers (exact for straight boundaries)."""
+    a, b, c, d = labels[:-1, :-1], labels[1:, :-1], labels[:-1, 1:], labels[1:, 1:]
+    n_distinct = 1 + (b != a) + ((c != a) & (c != b)) + ((d != a) & (d != b) & (d != c))
+    junction = n_distinct >= 3
+    lab, n = ndimage.label(junction, structure=np.ones((3, 3)))
+    centres = np.array(ndimage.center_of_mass(junction, lab, np.arange(1, n + 1))) + 0.5
+    yy, xx = np.mgrid[-r_out : r_out + 1, -r_out : r_out + 1]
+    ring = (np.hypot(yy, xx) >= r_in) & (np.hypot(yy, xx) <= r_out)
+    h, w = labels.shape
+    angles = []
+    for cy, cx in np.rint(centres).astype(int):
+        if min(cy, cx) < r_out or cy + r_out >= h or cx + r_out >= w:
+            continue
+        patch = labels[cy - r_out : cy + r_out + 1, cx - r_out : cx + r_out + 1][ring]
+        _, counts = np.unique(patch, return_counts=True)
+        if len(counts) == 3:
+            angles.extend(360.0 * counts / counts.sum())
+    return np.array(angles)
+
+
+def test_triple_junctions_near_120_degrees_unlike_voronoi():
+    from scipy.spatial import cKDTree
+
+    from grainseg.synth.microstructure import grain_field, relabel_connected
+
+    shape, diameter = (768, 768), 70
+    ids, _ = relabel_connected(grain_field(shape, diameter, np.random.default_rng(3)))
+    ours = _junction_angles(ids)
+    n_seeds = int(np.prod(shape) / (np.pi / 4 * diameter**2))
+    seeds = np.random.default_rng(3).uniform(0, shape[0], (n_seeds, 2))
+    rows, cols = np.mgrid[0 : shape[0], 0 : shape[1]]
+    voronoi = cKDTree(seeds).query(np.column_stack([rows.ravel(), cols.ravel()]))[1]
+    plain = _junction_angles(voronoi.reshape(shape))
+    assert len(ours) > 300 and len(plain) > 300
+    deviation = np.mean(np.abs(ours - 120))
+    assert deviation < 19.0
+    assert deviation < 0.8 * np.mean(np.abs(plain - 120))
