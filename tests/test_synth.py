@@ -437,3 +437,24 @@ def test_triple_junctions_near_120_degrees_unlike_voronoi():
     deviation = np.mean(np.abs(ours - 120))
     assert deviation < 19.0
     assert deviation < 0.8 * np.mean(np.abs(plain - 120))
+
+
+def test_grey_level_is_a_function_of_orientation_under_cubic_symmetry():
+    from orix.quaternion import Rotation
+    from orix.quaternion.symmetry import Oh
+
+    from grainseg.synth.sem_contrast import SemStyle, grain_grey_levels
+    from grainseg.synth.twins import random_orientations, twin_orientations
+
+    q = random_orientations(200, np.random.default_rng(1))
+    ops = Oh[np.random.default_rng(2).integers(0, Oh.size, 200)]
+    equivalent = (Rotation(ops.data) * Rotation(q)).data
+    style = SemStyle()
+    grey = grain_grey_levels(q, style, np.random.default_rng(5))
+    grey_eq = grain_grey_levels(equivalent, style, np.random.default_rng(5))
+    np.testing.assert_allclose(grey, grey_eq, atol=1e-5)
+    assert grey.std() == pytest.approx(style.grain_contrast, rel=1e-3)
+    # Twins mostly look different from their parents.
+    both = np.concatenate([q, twin_orientations(q, np.zeros(200, int))])
+    levels = grain_grey_levels(both, style, np.random.default_rng(5))
+    assert np.median(np.abs(levels[:200] - levels[200:])) > 0.2 * style.grain_contrast

@@ -282,13 +282,9 @@ def render_sem(
 
     # Grooves on a random subset of general boundaries, chosen per pair of grains.
     if style.groove_fraction > 0:
-        lo = ids.copy()
-        hi = ids.copy()
-        for axis in (0, 1):
-            for shift in (1, -1):
-                nb = np.roll(ids, shift, axis=axis)
-                np.minimum(lo, nb, out=lo)
-                np.maximum(hi, nb, out=hi)
+        cross = ndimage.generate_binary_structure(2, 1)
+        lo = ndimage.minimum_filter(ids, footprint=cross, mode="nearest")
+        hi = ndimage.maximum_filter(ids, footprint=cross, mode="nearest")
         salt = np.uint64(rng.integers(1, 2**31))
         pair_hash = (
             (lo.astype(np.uint64) * np.uint64(2654435761))
