@@ -30,7 +30,7 @@ class LastCheckpoint(L.Callback):
 
     def _save(self, trainer: L.Trainer) -> None:
         tmp = self.path.with_name(f".{self.path.name}.part")
-        trainer.save_checkpoint(tmp)
+        trainer.save_checkpoint(tmp, weights_only=False)  # full state, for --resume
         if trainer.is_global_zero:
             os.replace(tmp, self.path)
         trainer.strategy.barrier()
