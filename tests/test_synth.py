@@ -458,3 +458,16 @@ def test_grey_level_is_a_function_of_orientation_under_cubic_symmetry():
     both = np.concatenate([q, twin_orientations(q, np.zeros(200, int))])
     levels = grain_grey_levels(both, style, np.random.default_rng(5))
     assert np.median(np.abs(levels[:200] - levels[200:])) > 0.2 * style.grain_contrast
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_small_fields_with_large_drift_stay_invertible(seed):
+    """Whatever the field size, the EBSD scan never drifts faster than it scans, so the SEM ->
+    EBSD truth mapping exists and inverts the scan geometry exactly."""
+    spec = generate_specimen(40, 96, seed, max_drift_px=20, ebsd_step_px=1 + seed, grain_size_um=1)
+    assert np.hypot(spec.drift_col_px, spec.drift_row_px).max() <= 20 + 1e-4
+    x_col, x_row = spec.frame.sem_position(
+        spec.ebsd_col.astype(np.float64), spec.ebsd_row.astype(np.float64)
+    )
+    assert np.abs(x_col - np.arange(96)[None, :]).max() < 1e-3
+    assert np.abs(x_row - np.arange(40)[:, None]).max() < 1e-3

@@ -131,7 +131,8 @@ def random_frame(
     """A random EBSD frame covering about the SEM field.
 
     Scale error up to 3 %, rotation up to 2 degrees, shear up to 0.02, origin within two EBSD
-    steps of the SEM corner, drift amplitude 60-100 % of ``max_drift_px``.
+    steps of the SEM corner, drift amplitude 60-100 % of ``max_drift_px`` (less on fields so
+    small that the drift would outrun the scan).
 
     Parameters
     ----------
@@ -151,14 +152,21 @@ def random_frame(
     rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
     # B maps EBSD units to SEM pixels; A is its inverse.
     b = rotation @ np.array([[1.0, shear], [0.0, 1.0]]) * scale
-    return EbsdFrame(
+    frame = EbsdFrame(
         shape=shape,
         matrix=np.linalg.inv(b),
         origin_px=rng.uniform(-2.0, 2.0, 2) * step_px,
         drift_amplitude_px=float(max_drift_px * rng.uniform(0.6, 1.0)),
-        drift_power=float(rng.uniform(0.7, 1.5)),
+        drift_power=float(rng.uniform(1.0, 1.6)),
         drift_angle_rad=float(rng.uniform(0.0, 2 * np.pi)),
         drift_wobble_rad=float(rng.uniform(0.0, 0.6)),
         drift_wobble_cycles=float(rng.uniform(0.3, 1.5)),
         drift_wobble_phase=float(rng.uniform(0.0, 2 * np.pi)),
     )
+    # A real scan cannot drift faster than it scans: keep the drift speed below half the
+    # slow-axis scan speed (H pixels per scan), scaling the amplitude down on small fields.
+    times, d_col, d_row = frame._drift_table()
+    speed = np.hypot(np.gradient(d_col, times), np.gradient(d_row, times)).max()
+    if speed > 0.5 * height:
+        frame.drift_amplitude_px *= 0.5 * height / speed
+    return frame
