@@ -248,6 +248,8 @@ def test_load_errors_name_the_file(tmp_path):
     cases["truncated"] = (tmp_path / "cut.pt", "not a readable PyTorch model file")
     torch.save({"weights": torch.zeros(3)}, tmp_path / "other.pt")
     cases["other dict"] = (tmp_path / "other.pt", "not a grainseg model file")
+    torch.save(build_model("unet", width=SMALL), tmp_path / "pickled.pt")  # a whole module
+    cases["pickled module"] = (tmp_path / "pickled.pt", "holds pickled Python objects")
     (tmp_path / "empty_run").mkdir()
     cases["empty run"] = (tmp_path / "empty_run", "neither model.pt nor")
     for label, (path, message) in cases.items():

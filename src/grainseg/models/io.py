@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,9 @@ LIGHTNING_PREFIX = "model."  # the training LightningModule holds the network as
 def _unwrap(model: nn.Module) -> nn.Module:
     """The network inside a DDP/DataParallel wrapper or a ``torch.compile`` result."""
     while True:
-        inner = getattr(model, "module", None) or getattr(model, "_orig_mod", None)
+        inner = getattr(model, "module", None)
+        if inner is None:
+            inner = getattr(model, "_orig_mod", None)
         if not isinstance(inner, nn.Module):
             return model
         model = inner
@@ -111,6 +114,10 @@ def _read(path: Path, map_location: Any) -> Any:
             return torch.load(path, map_location=map_location, weights_only=False)
         except Exception:  # still unreadable: report the first error
             pass
+    if isinstance(first, pickle.UnpicklingError) and "Weights only load failed" in str(first):
+        raise input_error(
+            path, "holds pickled Python objects, not a grainseg model file (see save_model)"
+        ) from None
     reason = str(first).strip().splitlines()[0] if str(first).strip() else type(first).__name__
     raise input_error(path, f"not a readable PyTorch model file ({reason[:120]})") from None
 
