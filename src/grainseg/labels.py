@@ -1,7 +1,11 @@
 """Labels on the SEM grid from a registered EBSD map: boundary mask, ignore mask, grain IDs.
 
-The EBSD map says where boundaries are (segments between neighbouring points whose
-misorientation class is drawn); the registration says which EBSD point lies under each SEM pixel.
+The EBSD map says where boundaries are: between neighbouring points that belong to different
+regions of one orientation (grains reconstructed at the low-angle threshold, regions under
+`MIN_GRAIN_POINTS` points dissolved, small not-indexed islands filled, as
+`grainseg.ebsd.grains.reconstruct_grains` does), twin boundaries left out on request. A low-angle
+boundary that does not close a region is therefore not drawn. The registration says which EBSD
+point lies under each SEM pixel.
 Two neighbouring SEM pixels straddle a boundary when they fall on different EBSD points and the
 EBSD segment(s) between those points are drawn. The boundary is then widened to ``width_px``
 with a Euclidean distance transform, so a line has the same width in every direction.
@@ -18,12 +22,16 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from grainseg.ebsd.boundaries import HIGH_ANGLE, LOW_ANGLE, PHASE, TWIN, boundary_classes
+from grainseg.ebsd.boundaries import TWIN, boundary_classes
 from grainseg.ebsd.grains import reconstruct_grains
 from grainseg.ebsd.map import EBSDMap
 from grainseg.ebsd.misorientation import neighbour_misorientation_deg
 from grainseg.errors import GrainsegError
 from grainseg.register.mapping import PixelMapping, pixel_grid
+
+#: Regions of fewer EBSD points are dissolved into their neighbours before drawing: a single
+#: mis-indexed point is not a grain, and drawing around it would put a false ring in the label.
+MIN_GRAIN_POINTS = 4
 
 
 @dataclass
@@ -33,7 +41,7 @@ class EbsdLabelSource:
     Attributes
     ----------
     drawn_right : (R, C-1) bool
-        The segment between (r, c) and (r, c+1) is a boundary to draw.
+        The edge between (r, c) and (r, c+1) is a boundary to draw.
     drawn_down : (R-1, C) bool
         The segment between (r, c) and (r+1, c) is a boundary to draw.
     grain_ids : (R, C) uint32
@@ -42,7 +50,7 @@ class EbsdLabelSource:
         Regions of one orientation (grains at the low-angle threshold, twins apart), 0 = none:
         what the registration matches against the SEM grey levels.
     usable : (R, C) bool
-        Points that carry a label (indexed and assigned to a grain).
+        Points that carry a label (in a region; large not-indexed areas are not).
     """
 
     drawn_right: np.ndarray
@@ -80,19 +88,21 @@ def label_source(
         )
     misorientation = neighbour_misorientation_deg(ebsd)
     classes = boundary_classes(ebsd, lagb_deg, hagb_deg, misorientation=misorientation)
-    drawn_classes = [LOW_ANGLE, HIGH_ANGLE, PHASE] + ([TWIN] if twins else [])
-    drawn_right, drawn_down = (np.isin(c, drawn_classes) for c in classes)
-    grain_ids = reconstruct_grains(
-        ebsd, hagb_deg, merge_twins=not twins, misorientation=misorientation, classes=classes
-    )
-    segments = reconstruct_grains(ebsd, lagb_deg, misorientation=misorientation, classes=classes)
-    usable = ebsd.indexed & (grain_ids > 0)
+    common = {"min_size": MIN_GRAIN_POINTS, "misorientation": misorientation, "classes": classes}
+    segments = reconstruct_grains(ebsd, lagb_deg, **common).astype(np.int64)
+    grain_ids = reconstruct_grains(ebsd, hagb_deg, merge_twins=not twins, **common)
+    drawn = []
+    for axis, cls in ((1, classes[0]), (0, classes[1])):
+        a = segments[:, :-1] if axis == 1 else segments[:-1]
+        b = segments[:, 1:] if axis == 1 else segments[1:]
+        edge = (a != b) & (a > 0) & (b > 0)
+        drawn.append(edge if twins else edge & (cls != TWIN))
     return EbsdLabelSource(
-        drawn_right=drawn_right,
-        drawn_down=drawn_down,
+        drawn_right=drawn[0],
+        drawn_down=drawn[1],
         grain_ids=grain_ids.astype(np.uint32),
-        segments=np.where(usable, segments, 0).astype(np.int64),
-        usable=usable,
+        segments=segments,
+        usable=segments > 0,
     )
 
 

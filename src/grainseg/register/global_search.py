@@ -17,7 +17,7 @@ from scipy import ndimage
 from skimage.registration import phase_cross_correlation
 
 from grainseg.register.mapping import AffineDriftMapping
-from grainseg.register.score import alignment_score, smooth_valid
+from grainseg.register.score import alignment_score, mean_segment_diameter_points, smooth_valid
 
 #: The dihedral group D4 as 2x2 matrices acting on (u, v): identity, quarter turns and flips.
 D4 = np.array(
@@ -64,15 +64,6 @@ def segment_boundaries(segments: np.ndarray) -> np.ndarray:
     out[:-1] |= down
     out[1:] |= down
     return out
-
-
-def mean_segment_diameter_points(segments: np.ndarray) -> float:
-    """Equivalent-circle diameter of the mean EBSD segment, in EBSD points."""
-    counts = np.bincount(segments.ravel())[1:]
-    counts = counts[counts > 0]
-    if counts.size == 0:
-        return 0.0
-    return float(np.sqrt(4.0 * counts.mean() / np.pi))
 
 
 def coarse_factor(shape: tuple[int, int], grain_diameter_px: float, target_px: int = 256) -> int:
@@ -164,7 +155,8 @@ def search_global(
     mapping : AffineDriftMapping
         Best candidate (affine only).
     candidates : list of dict
-        ``flip``, ``angle_deg``, ``score``, ``overlap`` for every candidate tried, best first.
+        ``flip``, ``angle_deg``, ``score``, ``overlap`` and ``rank`` (score x overlap / possible
+        overlap, what decides) for every candidate tried, best first.
     """
     diameter_px = mean_segment_diameter_points(segments) * sem_px_per_point
     factor = coarse_factor(sem.shape, diameter_px)
@@ -199,6 +191,14 @@ def search_global(
                     "mapping": mapping,
                 }
             )
-    candidates.sort(key=lambda c: -c["score"])
+    # A map that could cover the image but is placed to cover a corner of it is unlikely, and a
+    # small overlap of a few grains scores high by chance: rank by score x achieved / possible
+    # overlap.
+    ebsd_area_px = np.count_nonzero(segments) * sem_px_per_point**2
+    possible = min(1.0, ebsd_area_px / max(1, np.count_nonzero(valid)))
+    for c in candidates:
+        c["rank"] = c["score"] * min(1.0, c["overlap"] / possible)
+    candidates.sort(key=lambda c: -c["rank"])
     best = candidates[0]["mapping"]
-    return best, [{k: c[k] for k in ("flip", "angle_deg", "score", "overlap")} for c in candidates]
+    keys = ("flip", "angle_deg", "score", "overlap", "rank")
+    return best, [{k: c[k] for k in keys} for c in candidates]

@@ -17,17 +17,19 @@ fills those gaps with the one physical cause of drift.
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage, sparse
+from scipy import ndimage
+from scipy.interpolate import BSpline
 from tqdm import tqdm
 
-from grainseg.register.global_search import mean_segment_diameter_points
-from grainseg.register.mapping import AffineDriftMapping, drift_design, drift_knots, pixel_grid
-from grainseg.register.score import sample_segments, smooth_valid
+from grainseg.register.global_search import segment_boundaries
+from grainseg.register.mapping import AffineDriftMapping, drift_knots, pixel_grid
+from grainseg.register.score import mean_segment_diameter_points, sample_segments, smooth_valid
 
 #: Spacing of the drift spline knots along the slow axis, in SEM pixels.
 KNOT_SPACING_PX = 160.0
 #: Weight of the second-difference smoothness penalty on the drift spline (relative to the data).
 SMOOTHNESS = 0.05
+REACH = 3.0
 
 
 def blur_levels(diameter_px: float, finest_px: float = 1.0) -> list[float]:
@@ -73,6 +75,65 @@ def _second_difference(n: int) -> np.ndarray:
     return np.diff(np.eye(n), n=2, axis=0) if n >= 3 else np.zeros((0, n))
 
 
+def _basis_table(knots: np.ndarray, n: int = 8192) -> tuple[np.ndarray, float, float]:
+    """Cubic B-spline basis tabulated at ``n`` rows over the knot span: (n, K), start, step."""
+    lo, hi = knots[3], knots[-4]
+    grid = np.linspace(lo, hi, n)
+    table = BSpline(knots, np.eye(len(knots) - 4), 3)(grid)
+    return table, lo, (hi - lo) / (n - 1)
+
+
+def _basis(v0: np.ndarray, table: tuple[np.ndarray, float, float]) -> np.ndarray:
+    """Dense (n, K) spline basis at rows ``v0`` by linear interpolation in the table.
+
+    The table step is under 0.1 EBSD row, so the error (< 1e-4) is far below anything that
+    matters here; measured 10x faster than `BSpline.design_matrix` at 10^6 rows.
+    """
+    values, lo, step = table
+    pos = np.clip((v0 - lo) / step, 0, len(values) - 1.000001)
+    i = pos.astype(np.int64)
+    frac = (pos - i)[:, None]
+    return values[i] * (1.0 - frac) + values[i + 1] * frac
+
+
+def _apply_mapping(mapping, x, y, table):
+    """``mapping(x, y)``, the drift interpolated from its tabulated curve (fast, 1-D)."""
+    u, v = mapping.affine_part(x, y)
+    if mapping.has_drift:
+        values, lo, step = table
+        grid = lo + step * np.arange(len(values))
+        curve = values @ mapping.coef
+        u, v = u + np.interp(v, grid, curve[:, 0]), v + np.interp(v, grid, curve[:, 1])
+    return u, v
+
+
+def _normal_equations(
+    geo: np.ndarray,
+    basis: np.ndarray | None,
+    gu: np.ndarray,
+    gv: np.ndarray,
+    w: np.ndarray,
+    r: np.ndarray,
+    chunk: int = 131072,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``J^T W J`` and ``J^T W r`` for J = [gu geo, gv geo, gu B, gv B] (B the spline basis).
+
+    Accumulated over row chunks so that J never holds more than ``chunk`` rows.
+    """
+    parts = [geo] if basis is None else [geo, basis]
+    size = 2 * sum(p.shape[1] for p in parts)
+    hess = np.zeros((size, size))
+    grad = np.zeros(size)
+    for start in range(0, len(r), chunk):
+        sl = slice(start, start + chunk)
+        cols = [g[sl, None] * p[sl] for p in parts for g in (gu, gv)]
+        jac = np.hstack(cols)
+        jw = jac * w[sl, None]
+        hess += jac.T @ jw
+        grad += jw.T @ r[sl]
+    return hess, grad
+
+
 class _Refiner:
     """Gauss-Newton state for one image pair (kept together to avoid long argument lists)."""
 
@@ -83,6 +144,7 @@ class _Refiner:
         self.mapping = mapping
         self.drift = drift
         self.scale = mapping.sem_px_per_point()
+        self.boundary_distance = ndimage.distance_transform_edt(~segment_boundaries(segments))
         height, width = sem.shape
         self.centre = np.array([(width - 1) / 2.0, (height - 1) / 2.0])
         self.half = max(height, width) / 2.0
@@ -104,48 +166,54 @@ class _Refiner:
         x, y = pixel_grid(self.sem.shape, stride)
         keep = inner[::stride, ::stride]
         x, y = x[keep], y[keep]
-        target = smooth[::stride, ::stride][keep].astype(np.float64)
-        raw = self.sem[::stride, ::stride][keep]
+        # Only pixels near an EBSD boundary carry information (elsewhere the painted map is
+        # flat): keep those within reach of one, with room for the mapping to move.
+        reach_points = (REACH * sigma_px + 4.0) / self.scale
+        u, v = self.mapping(x, y)
+        near = ndimage.map_coordinates(self.boundary_distance, [v, u], order=0, cval=0.0)
+        near = near <= reach_points
+        x, y = x[near], y[near]
+        target = smooth[::stride, ::stride][keep][near].astype(np.float64)
+        # Grain means need only a few pixels each: paint from every 4th pixel at most.
+        paint_stride = max(stride, 4)
+        all_x, all_y = pixel_grid(self.sem.shape, paint_stride)
+        paint_keep = self.valid[::paint_stride, ::paint_stride]
+        all_x, all_y = all_x[paint_keep], all_y[paint_keep]
+        raw = self.sem[::paint_stride, ::paint_stride][paint_keep]
         xn = (x - self.centre[0]) / self.half
         yn = (y - self.centre[1]) / self.half
         sigma_points = sigma_px / self.scale
         n_drift = len(self.mapping.coef) if use_drift else 0
         diff2 = _second_difference(n_drift)
+        table = _basis_table(self.mapping.knots) if self.mapping.has_drift else None
         for _ in range(max_iter):
             m = self.mapping
-            u0, v0 = m.affine_part(x, y)
-            basis = drift_design(v0, m.knots) if m.has_drift else None
-            du = basis @ m.coef[:, 0] if basis is not None else 0.0
-            dv = basis @ m.coef[:, 1] if basis is not None else 0.0
-            u, v = u0 + du, v0 + dv
+            # Paint from every pixel (grain means), fit on the pixels near boundaries.
+            all_u, all_v = _apply_mapping(m, all_x, all_y, table)
             painted, known = paint_segments(
-                self.segments, sample_segments(self.segments, u, v), raw
+                self.segments,
+                sample_segments(self.segments, all_u, all_v),
+                raw,
             )
             blurred = smooth_valid(painted, known, sigma_points)
             support = ndimage.gaussian_filter(known.astype(np.float32), sigma_points)
             grad_v, grad_u = np.gradient(blurred)
+            u, v = _apply_mapping(m, x, y, table)
             coords = np.array([v, u])
-            g = ndimage.map_coordinates(blurred, coords, order=1, cval=0.0)
-            gu = ndimage.map_coordinates(grad_u, coords, order=1, cval=0.0)
-            gv = ndimage.map_coordinates(grad_v, coords, order=1, cval=0.0)
             sup = ndimage.map_coordinates(support, coords, order=1, cval=0.0)
             sel = sup > 0.98
             if sel.sum() < 50:
                 break
-            r = (target - g)[sel]
-            gu_s, gv_s = gu[sel], gv[sel]
-            columns = [gu_s * xn[sel], gu_s * yn[sel], gu_s, gv_s * xn[sel], gv_s * yn[sel], gv_s]
-            jac = sparse.csr_matrix(np.column_stack(columns))
-            if n_drift:
-                b = basis[sel]
-                jac = sparse.hstack(
-                    [jac, b.multiply(gu_s[:, None]), b.multiply(gv_s[:, None])], format="csr"
-                )
+            coords = coords[:, sel]
+            g = ndimage.map_coordinates(blurred, coords, order=1)
+            gu = ndimage.map_coordinates(grad_u, coords, order=1)
+            gv = ndimage.map_coordinates(grad_v, coords, order=1)
+            r = target[sel] - g
             mad = np.median(np.abs(r - np.median(r))) * 1.4826 + 1e-6
-            weights = np.minimum(1.0, 1.5 * mad / np.maximum(np.abs(r), 1e-12))
-            jw = jac.multiply(weights[:, None]).tocsr()
-            hess = np.asarray((jac.T @ jw).todense())
-            grad = np.asarray(jw.T @ r).ravel()
+            w = np.minimum(1.0, 1.5 * mad / np.maximum(np.abs(r), 1e-12))
+            geo = np.column_stack([xn[sel], yn[sel], np.ones(len(r))])
+            basis_sel = _basis(m.affine_part(x[sel], y[sel])[1], table) if n_drift else None
+            hess, grad = _normal_equations(geo, basis_sel, gu, gv, w, r)
             if n_drift:
                 block = np.trace(hess[6:, 6:]) / (2 * n_drift)
                 penalty = SMOOTHNESS * block * (diff2.T @ diff2) + 1e-4 * block * np.eye(n_drift)
@@ -156,11 +224,11 @@ class _Refiner:
             hess[np.diag_indices_from(hess)] *= 1.0 + 1e-3
             step = np.linalg.solve(hess, grad)
             self._apply(step, n_drift)
-            moved_u = step[0] * xn + step[1] * yn + step[2]
-            moved_v = step[3] * xn + step[4] * yn + step[5]
+            moved_u = geo @ step[0:3]
+            moved_v = geo @ step[3:6]
             if n_drift:
-                moved_u = moved_u + basis @ step[6 : 6 + n_drift]
-                moved_v = moved_v + basis @ step[6 + n_drift :]
+                moved_u = moved_u + basis_sel @ step[6 : 6 + n_drift]
+                moved_v = moved_v + basis_sel @ step[6 + n_drift : 6 + 2 * n_drift]
             if np.max(np.hypot(moved_u, moved_v)) * self.scale < tol_px:
                 break
 
@@ -175,7 +243,7 @@ class _Refiner:
         self.mapping.affine = a
         if n_drift:
             self.mapping.coef = self.mapping.coef + np.column_stack(
-                [step[6 : 6 + n_drift], step[6 + n_drift :]]
+                [step[6 : 6 + n_drift], step[6 + n_drift : 6 + 2 * n_drift]]
             )
 
 

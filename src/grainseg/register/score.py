@@ -15,9 +15,9 @@ from scipy import ndimage
 
 from grainseg.register.mapping import PixelMapping, pixel_grid
 
-#: Below this score a registration is reported as failed or doubtful (set by measurement on
-#: synthetic specimens: correct registrations score 0.55-0.95, a wrong map or specimen < 0.3).
-MIN_SCORE = 0.45
+#: Below this score a registration is reported as failed or doubtful (set by measurement, see
+#: benchmarks/results/register.md).
+MIN_SCORE = 0.65
 #: Below this fraction of the usable SEM area covered by indexed EBSD points there is no overlap
 #: worth labelling.
 MIN_OVERLAP = 0.2
@@ -105,6 +105,16 @@ def correlation_ratio(values: np.ndarray, groups: np.ndarray) -> float:
     return float(np.clip(adjusted, 0.0, 1.0))
 
 
+def _eta2_and_overlap(sem, valid, segments, mapping, stride, offset=(0.0, 0.0)):
+    x, y = pixel_grid(sem.shape, stride)
+    keep = valid[::stride, ::stride]
+    u, v = mapping(x[keep], y[keep])
+    seg = sample_segments(segments, u + offset[0], v + offset[1])
+    on = seg > 0
+    overlap = float(on.mean()) if on.size else 0.0
+    return correlation_ratio(sem[::stride, ::stride][keep][on], seg[on]), overlap
+
+
 def alignment_score(
     sem: np.ndarray,
     valid: np.ndarray,
@@ -112,7 +122,13 @@ def alignment_score(
     mapping: PixelMapping,
     stride: int = 2,
 ) -> tuple[float, float]:
-    """Score a mapping: correlation ratio of SEM grey levels by EBSD segment, and overlap.
+    """Score a mapping: chance-corrected correlation ratio of SEM grey by EBSD segment.
+
+    Neighbouring SEM pixels are not independent (a grain is one grey level), so even a wrong
+    mapping explains a good part of the variance when segments are about as large as grains.
+    The chance level is measured on the same geometry: the median correlation ratio with the
+    mapping displaced by 1.5 mean segment diameters in eight directions. The score is
+    ``(eta2 - chance) / (1 - chance)``: 1 = perfect, 0 = no better than a displaced map.
 
     Parameters
     ----------
@@ -130,14 +146,35 @@ def alignment_score(
     Returns
     -------
     score : float
-        Correlation ratio in [0, 1] over the overlap.
+        Chance-corrected correlation ratio in [0, 1] over the overlap.
     overlap : float
         Fraction of the valid SEM pixels that fall on an EBSD segment.
     """
-    x, y = pixel_grid(sem.shape, stride)
-    keep = valid[::stride, ::stride]
-    u, v = mapping(x[keep], y[keep])
-    seg = sample_segments(segments, u, v)
-    on = seg > 0
-    overlap = float(on.mean()) if on.size else 0.0
-    return correlation_ratio(sem[::stride, ::stride][keep][on], seg[on]), overlap
+    eta2, overlap = _eta2_and_overlap(sem, valid, segments, mapping, stride)
+    if overlap == 0.0:
+        return 0.0, 0.0
+    distance = 1.5 * mean_segment_diameter_points(segments)
+    angles = np.arange(8) * np.pi / 4
+    chance = np.median(
+        [
+            _eta2_and_overlap(
+                sem, valid, segments, mapping, stride, (distance * np.cos(a), distance * np.sin(a))
+            )[0]
+            for a in angles
+        ]
+    )
+    if chance >= 1.0:
+        return 0.0, overlap
+    return float(np.clip((eta2 - chance) / (1.0 - chance), 0.0, 1.0)), overlap
+
+
+def mean_segment_diameter_points(segments: np.ndarray) -> float:
+    """Area-weighted mean equivalent-circle diameter of the EBSD segments, in EBSD points.
+
+    Weighted by area so that single mis-indexed points (segments of their own) do not make the
+    microstructure look finer than it is.
+    """
+    counts = np.bincount(segments.ravel())[1:].astype(np.float64)
+    if counts.sum() == 0:
+        return 0.0
+    return float(np.sqrt(4.0 * np.sum(counts**2) / counts.sum() / np.pi))
