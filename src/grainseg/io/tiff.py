@@ -115,8 +115,9 @@ def read_micrograph(path: str | os.PathLike) -> Micrograph:
             pixel_size_um = _pixel_size_from_tags(tif)
     except tifffile.TiffFileError as exc:
         raise input_error(path, f"not a readable TIFF ({exc})") from None
-    except (ValueError, OSError, EOFError, IndexError, KeyError) as exc:
-        raise input_error(path, f"TIFF is damaged or truncated ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - tifffile and its codecs (zlib, struct, ...) raise
+        # many types on a damaged file; all of them mean the same to the user.
+        raise input_error(path, f"TIFF is damaged or truncated ({type(exc).__name__}: {exc})") from None
     try:
         image = to_grey(np.squeeze(image), notes)
     except ValueError as exc:
