@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import configparser
 import io
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -127,7 +128,9 @@ def _load_table(path: Path, text: str, first_line: int, min_columns: int) -> np.
     """Parse whitespace-separated numbers from ``text`` (lines from ``first_line`` on)."""
     body = "\n".join(_lines(text)[first_line:])
     try:
-        data = np.loadtxt(io.StringIO(body), dtype=np.float64, ndmin=2)
+        with warnings.catch_warnings():  # an empty table is reported below, not warned about
+            warnings.simplefilter("ignore", UserWarning)
+            data = np.loadtxt(io.StringIO(body), dtype=np.float64, ndmin=2)
     except ValueError as exc:
         detail = str(exc).splitlines()[0]
         raise input_error(path, f"malformed data table (truncated file?): {detail}") from None
@@ -140,6 +143,17 @@ def _load_table(path: Path, text: str, first_line: int, min_columns: int) -> np.
     if not np.isfinite(data).all():
         raise input_error(path, "data table holds non-finite numbers")
     return data
+
+
+def _header_count(path: Path, value: str, key: str, minimum: int = 1) -> int:
+    """A header count (grid size, phase count) as an int >= ``minimum``, or a clear error."""
+    try:
+        count = int(value.strip())
+    except ValueError:
+        raise input_error(path, f"header {key} is not a whole number: {value!r}") from None
+    if count < minimum:
+        raise input_error(path, f"header {key} must be at least {minimum}, got {count}")
+    return count
 
 
 def _build_map(
@@ -203,7 +217,7 @@ def _parse_ang_header(path: Path, header: list[str]) -> tuple[dict[str, str], li
         key = parts[0].rstrip(":")
         value = parts[1].strip() if len(parts) > 1 else ""
         if key == "Phase":
-            current_number = int(value)
+            current_number = _header_count(path, value, "Phase", minimum=0)
         elif key == "MaterialName":
             name = value or f"phase {len(phases) + 1}"
         elif key == "Symmetry":
@@ -256,7 +270,8 @@ def _read_ang(path: Path) -> EBSDMap:
         raise input_error(path, f"unknown grid type {grid!r} (expected SqrGrid or HexGrid)")
     step_x, step_y = _float_field(path, fields, "XSTEP"), _float_field(path, fields, "YSTEP")
     if "NCOLS_ODD" in fields and "NROWS" in fields:
-        n_cols, n_rows = int(fields["NCOLS_ODD"]), int(fields["NROWS"])
+        n_cols = _header_count(path, fields["NCOLS_ODD"], "NCOLS_ODD")
+        n_rows = _header_count(path, fields["NROWS"], "NROWS")
     else:
         n_cols, n_rows = _grid_from_coordinates(path, x, y)
         notes.append(f"grid {n_rows} x {n_cols} derived from the coordinates (no NCOLS/NROWS)")
@@ -301,6 +316,8 @@ def _grid_from_coordinates(path: Path, x: np.ndarray, y: np.ndarray) -> tuple[in
 
 
 def _check_square(path: Path, step_x: float, step_y: float) -> None:
+    if not (np.isfinite([step_x, step_y]).all() and min(step_x, step_y) > 0):
+        raise input_error(path, f"grid steps must be positive numbers, got {step_x} x {step_y}")
     if not np.isclose(step_x, step_y, rtol=1e-3):
         raise input_error(path, f"non-square grid steps ({step_x} x {step_y} µm) are not supported")
 
@@ -387,7 +404,9 @@ def _read_ctf(path: Path) -> EBSDMap:
         parts = lines[i].split("\t")
         key = parts[0].strip()
         if key == "Phases":
-            n_phases = int(parts[1])
+            n_phases = _header_count(path, parts[1] if len(parts) > 1 else "", "Phases")
+            if i + n_phases >= len(lines):
+                raise input_error(path, f"header announces {n_phases} phases but the file ends")
             for j in range(n_phases):
                 cols = lines[i + 1 + j].split("\t")
                 if len(cols) < 4:
@@ -412,7 +431,8 @@ def _read_ctf(path: Path) -> EBSDMap:
         raise input_error(path, f"data table lacks one of the columns {needed}")
     data = _load_table(path, text, table_line + 1, len(columns))
     try:
-        n_cols, n_rows = int(fields["XCells"]), int(fields["YCells"])
+        n_cols = _header_count(path, fields["XCells"], "XCells")
+        n_rows = _header_count(path, fields["YCells"], "YCells")
         step_x, step_y = float(fields["XStep"]), float(fields["YStep"])
     except (KeyError, ValueError):
         raise input_error(path, "header lacks XCells / YCells / XStep / YStep") from None
@@ -453,7 +473,8 @@ def _read_cpr_crc(path: Path) -> EBSDMap:
     try:
         parser.read_string(_read_text(cpr))
         job = parser["Job"]
-        n_cols, n_rows = int(job["xCells"]), int(job["yCells"])
+        n_cols = _header_count(cpr, job["xCells"], "xCells")
+        n_rows = _header_count(cpr, job["yCells"], "yCells")
         step_x, step_y = float(job["GridDistX"]), float(job["GridDistY"])
         n_fields = int(parser["Fields"]["Count"])
         field_ids = [int(parser["Fields"][f"Field{k}"]) for k in range(1, n_fields + 1)]
@@ -471,7 +492,10 @@ def _read_cpr_crc(path: Path) -> EBSDMap:
         except (KeyError, ValueError):
             raise input_error(cpr, f"[Phase{k}] has no known LaueGroup") from None
         phases.append(Phase(section.get("StructureName", f"phase {k}"), laue))
-    n_edx = parser.getint("EDX Windows", "Count", fallback=0)
+    try:
+        n_edx = parser.getint("EDX Windows", "Count", fallback=0)
+    except ValueError:
+        raise input_error(cpr, "[EDX Windows] Count is not a whole number") from None
     dtype_fields = [("phase", "u1")]
     for field_id in field_ids:
         if field_id in CRC_FIELDS:
@@ -481,6 +505,9 @@ def _read_cpr_crc(path: Path) -> EBSDMap:
         else:
             raise input_error(cpr, f"unknown field ID {field_id} in [Fields]; cannot decode "
                                    "the .crc records")
+    if len(set(field_ids)) != len(field_ids):
+        raise input_error(cpr, f"[Fields] lists a field twice ({field_ids}); cannot decode the "
+                               ".crc records")
     record = np.dtype(dtype_fields)
     names = record.names
     if not {"phi1", "Phi", "phi2"} <= set(names):
