@@ -1,0 +1,201 @@
+"""Fuzz the file readers: mutated .ang, .ctf, .cpr/.crc and TIFF files may only raise GrainsegError.
+
+Seeds are small valid files (written here with the synth writers, cut from the real .cpr/.crc
+pair, and a TIFF carrying the real FEI metadata block). Mutations: truncation, byte flips,
+number tokens replaced by odd values, dropped and duplicated lines. Whatever the reader returns
+must be a sane map / image. ``GRAINSEG_FUZZ_EXAMPLES`` sets the examples per reader (default 150;
+``benchmarks/fuzz_readers.py`` runs thousands).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from grainseg.ebsd.map import EBSDMap, Phase
+from grainseg.errors import GrainsegError
+from grainseg.io.ebsd import read_ebsd
+from grainseg.io.ebsd_write import write_ang, write_ctf
+from grainseg.io.tiff import read_micrograph
+
+N_EXAMPLES = int(os.environ.get("GRAINSEG_FUZZ_EXAMPLES", "150"))
+FUZZ = settings(
+    max_examples=N_EXAMPLES,
+    deadline=None,
+    derandomize=os.environ.get("GRAINSEG_FUZZ_RANDOM") is None,  # seeded in `make test`
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    database=None,
+)
+ODD_NUMBERS = ["-1", "0", "1", "2", "3", "12", "1e309", "nan", "inf", "-inf", "abc", "", "99999999999", "3.5", "-0",
+               "1e-300", "4294967297", "0x10", "7 7"]
+NUMBER = re.compile(rb"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
+
+
+# ------------------------------------------------------------------------------------ seeds
+
+
+def _small_map() -> EBSDMap:
+    """A 5 x 6 two-phase map with a few not-indexed points."""
+    rng = np.random.default_rng(3)
+    quats = rng.normal(size=(5, 6, 4)).astype(np.float32)
+    quats /= np.linalg.norm(quats, axis=-1, keepdims=True)
+    quats[..., 0] = np.abs(quats[..., 0])
+    phase_ids = (rng.random((5, 6)) < 0.3).astype(np.int16)
+    phase_ids[0, :2] = -1
+    return EBSDMap(quats, phase_ids, phase_ids >= 0, 0.5,
+                   [Phase("Austenite", "m-3m"), Phase("Ferrite", "m-3m")])
+
+
+@pytest.fixture(scope="module")
+def seeds(tmp_path_factory, request) -> dict[str, bytes | tuple[bytes, bytes]]:
+    """Seed file contents by kind."""
+    folder = tmp_path_factory.mktemp("seeds")
+    ebsd = _small_map()
+    write_ang(folder / "s.ang", ebsd)
+    write_ctf(folder / "s.ctf", ebsd)
+    out: dict = {
+        "ang": (folder / "s.ang").read_bytes(),
+        "ctf": (folder / "s.ctf").read_bytes(),
+    }
+    shared = request.getfixturevalue("shared_data")
+    cpr = (shared / "ebsd" / "ni_superalloy.cpr").read_text(encoding="latin-1")
+    cpr = re.sub(r"xCells=\d+", "xCells=6", re.sub(r"yCells=\d+", "yCells=4", cpr))
+    record = 1 + 4 * 4 + 4 * 1 + 4  # phase byte; Euler x3, MAD; BC, BS, bands, error; RI
+    crc = (shared / "ebsd" / "ni_superalloy.crc").read_bytes()[: 24 * record]
+    out["cpr"] = (cpr.encode("latin-1"), crc)
+    with tifffile.TiffFile(shared / "sem" / "austenitic_steel_bse_002.tif") as tif:
+        tag = tif.pages[0].tags[34682]  # the raw FEI text block (tifffile parses .value)
+        tif.filehandle.seek(tag.valueoffset)
+        fei = tif.filehandle.read(tag.count)
+    image = np.random.default_rng(0).integers(0, 65535, (12, 10), dtype=np.uint16)
+    tifffile.imwrite(folder / "fei.tif", image, extratags=[(34682, "s", 0, fei, True)])
+    tifffile.imwrite(folder / "rgb.tif", np.zeros((8, 9, 3), np.uint8), photometric="rgb")
+    tifffile.imwrite(folder / "f.tif", np.linspace(0, 1, 64, dtype=np.float32).reshape(8, 8),
+                     compression="zlib")
+    out["tif"] = [(folder / n).read_bytes() for n in ("fei.tif", "rgb.tif", "f.tif")]
+    return out
+
+
+# -------------------------------------------------------------------------------- mutations
+
+
+@st.composite
+def mutate_text(draw, seed: bytes) -> bytes:
+    """Text mutations: replace number tokens, drop / duplicate lines, truncate, flip bytes."""
+    data = seed
+    for _ in range(draw(st.integers(1, 3))):
+        op = draw(st.sampled_from(["number", "drop", "dup", "truncate", "flip"]))
+        if op == "number":
+            spans = [m.span() for m in NUMBER.finditer(data)]
+            if not spans:
+                continue
+            start, end = spans[draw(st.integers(0, len(spans) - 1))]
+            data = data[:start] + draw(st.sampled_from(ODD_NUMBERS)).encode() + data[end:]
+        elif op in ("drop", "dup"):
+            lines = data.split(b"\n")
+            k = draw(st.integers(0, len(lines) - 1))
+            lines[k:k + 1] = [] if op == "drop" else [lines[k], lines[k]]
+            data = b"\n".join(lines)
+        else:
+            data = mutate_bytes_once(draw, data, op)
+    return data
+
+
+def mutate_bytes_once(draw, data: bytes, op: str) -> bytes:
+    if not data:
+        return data
+    if op == "truncate":
+        return data[: draw(st.integers(0, len(data) - 1))]
+    buf = bytearray(data)
+    for _ in range(draw(st.integers(1, 8))):
+        k = draw(st.integers(0, len(buf) - 1))
+        buf[k] = draw(st.integers(0, 255))
+    return bytes(buf)
+
+
+@st.composite
+def mutate_binary(draw, seed: bytes) -> bytes:
+    data = seed
+    for _ in range(draw(st.integers(1, 2))):
+        data = mutate_bytes_once(draw, data, draw(st.sampled_from(["truncate", "flip"])))
+    return data
+
+
+# ------------------------------------------------------------------------------------ checks
+
+
+def _check_ebsd(path: Path) -> None:
+    try:
+        m = read_ebsd(path)
+    except GrainsegError as exc:
+        assert str(exc).startswith(str(path.with_suffix(""))), exc  # names the file
+        return
+    rows, cols = m.shape
+    assert rows >= 1 and cols >= 1
+    assert m.quaternions.shape == (rows, cols, 4) and np.isfinite(m.quaternions).all()
+    assert np.isfinite(m.step_um) and m.step_um > 0
+    assert m.indexed.any() and ((m.phase_ids >= 0) == m.indexed).all()
+    assert m.phase_ids.max() < len(m.phases)
+
+
+@pytest.mark.parametrize("kind", ["ang", "ctf"])
+def test_fuzz_text_ebsd(seeds, tmp_path_factory, kind):
+    folder = tmp_path_factory.mktemp(f"fuzz_{kind}")
+    path = folder / f"m.{kind}"
+    assert read_ebsd(_write(path, seeds[kind])).indexed.any()  # the seed itself reads
+
+    @FUZZ
+    @given(data=st.data())
+    def run(data):
+        _check_ebsd(_write(path, data.draw(mutate_text(seeds[kind]))))
+
+    run()
+
+
+def test_fuzz_cpr_crc(seeds, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("fuzz_cpr")
+    cpr, crc = seeds["cpr"]
+    _write(folder / "m.crc", crc)
+    assert read_ebsd(_write(folder / "m.cpr", cpr)).shape == (4, 6)
+
+    @FUZZ
+    @given(data=st.data())
+    def run(data):
+        which = data.draw(st.sampled_from(["cpr", "crc", "both"]))
+        _write(folder / "m.cpr", data.draw(mutate_text(cpr)) if which != "crc" else cpr)
+        _write(folder / "m.crc", data.draw(mutate_binary(crc)) if which != "cpr" else crc)
+        _check_ebsd(folder / data.draw(st.sampled_from(["m.cpr", "m.crc"])))
+
+    run()
+
+
+def test_fuzz_tiff(seeds, tmp_path_factory):
+    path = tmp_path_factory.mktemp("fuzz_tif") / "m.tif"
+    assert read_micrograph(_write(path, seeds["tif"][0])).pixel_size_um > 0
+
+    @FUZZ
+    @given(data=st.data())
+    def run(data):
+        seed = seeds["tif"][data.draw(st.integers(0, len(seeds["tif"]) - 1))]
+        _write(path, data.draw(mutate_binary(seed)))
+        try:
+            m = read_micrograph(path)
+        except GrainsegError as exc:
+            assert str(exc).startswith(str(path)), exc
+            return
+        assert m.image.ndim == 2 and m.image.size > 0
+        assert m.pixel_size_um is None or (np.isfinite(m.pixel_size_um) and m.pixel_size_um > 0)
+
+    run()
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path

@@ -1,0 +1,167 @@
+"""Reader bugs the fuzzer found, each pinned by a small case; and the file cases of issue 9 that
+the reader tests (test_io_tiff.py, test_ebsd_io.py) do not already cover."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+import tifffile
+
+from grainseg.ebsd.map import EBSDMap, Phase
+from grainseg.errors import GrainsegError
+from grainseg.io.ebsd import read_ebsd
+from grainseg.io.ebsd_write import write_ang, write_ctf
+from grainseg.io.tiff import read_micrograph
+
+
+def _map(laue: str = "m-3m") -> EBSDMap:
+    rng = np.random.default_rng(1)
+    quats = rng.normal(size=(4, 5, 4)).astype(np.float32)
+    quats /= np.linalg.norm(quats, axis=-1, keepdims=True)
+    phase_ids = np.zeros((4, 5), np.int16)
+    return EBSDMap(quats, phase_ids, phase_ids >= 0, 1.0, [Phase("Nickel", laue)])
+
+
+@pytest.fixture
+def ang(tmp_path):
+    path = tmp_path / "m.ang"
+    write_ang(path, _map())
+    return path
+
+
+@pytest.fixture
+def ctf(tmp_path):
+    path = tmp_path / "m.ctf"
+    write_ctf(path, _map())
+    return path
+
+
+def _edit(path, pattern, replacement):
+    text = path.read_text()
+    assert re.search(pattern, text, flags=re.M), pattern
+    path.write_text(re.sub(pattern, replacement, text, count=1, flags=re.M))
+    return path
+
+
+def _raises(path, match):
+    with pytest.raises(GrainsegError, match=match) as info:
+        read_ebsd(path)
+    assert str(info.value).startswith(str(path.with_suffix("")))
+
+
+# ------------------------------------------------------------------ fixed by the fuzzer
+
+
+def test_ang_phase_number_not_a_number(ang):
+    _raises(_edit(ang, r"^# Phase 1$", "# Phase x"), "header Phase is not a whole number")
+
+
+@pytest.mark.parametrize("value", ["-5", "0", "abc"])
+def test_ang_grid_counts_must_be_positive_whole_numbers(ang, value):
+    _edit(ang, r"^# NCOLS_ODD: 5$", f"# NCOLS_ODD: {value}")
+    _raises(_edit(ang, r"^# NROWS: 4$", f"# NROWS: {value}"), "header NCOLS_ODD")
+
+
+def test_ang_infinite_step(ang):
+    _edit(ang, r"^# XSTEP: .*$", "# XSTEP: inf")
+    _raises(_edit(ang, r"^# YSTEP: .*$", "# YSTEP: inf"), "grid steps must be positive")
+
+
+@pytest.mark.parametrize("line, match", [
+    ("Phases", "header Phases is not a whole number"),
+    ("Phases\t", "header Phases is not a whole number"),
+    ("Phases\t-1", "header Phases must be at least 1"),
+    ("Phases\t9", "file ends|too few fields|unknown Laue"),
+])
+def test_ctf_phase_count_line(ctf, line, match):
+    _raises(_edit(ctf, r"^Phases\t1$", line), match)
+
+
+def test_ctf_phases_line_at_end_of_file(tmp_path):
+    path = tmp_path / "cut.ctf"
+    path.write_text("Channel Text File\nXCells\t2\nPhases\t2\n")
+    _raises(path, "announces 2 phases but the file ends")
+
+
+def test_ctf_negative_cells(ctf):
+    _edit(ctf, r"^XCells\t5$", "XCells\t-5")
+    _raises(_edit(ctf, r"^YCells\t4$", "YCells\t-4"), "header XCells must be at least 1")
+
+
+@pytest.fixture
+def cpr_pair(shared_data, tmp_path):
+    """The real .cpr cut to a 6 x 4 grid with the first 24 records of the real .crc."""
+    text = (shared_data / "ebsd" / "ni_superalloy.cpr").read_text(encoding="latin-1")
+    text = re.sub(r"yCells=\d+", "yCells=4", re.sub(r"xCells=\d+", "xCells=6", text))
+    (tmp_path / "m.cpr").write_text(text, encoding="latin-1")
+    (tmp_path / "m.crc").write_bytes((shared_data / "ebsd" / "ni_superalloy.crc").read_bytes()[
+        : 24 * 25])
+    assert read_ebsd(tmp_path / "m.cpr").shape == (4, 6)
+    return tmp_path / "m.cpr"
+
+
+def test_cpr_field_listed_twice(cpr_pair):
+    _raises(_edit(cpr_pair, r"^Field2=4$", "Field2=3"), r"lists a field twice")
+
+
+def test_cpr_negative_grid_matching_the_record_count(cpr_pair):
+    _edit(cpr_pair, r"^xCells=6$", "xCells=-6")
+    _raises(_edit(cpr_pair, r"^yCells=4$", "yCells=-4"), "header xCells must be at least 1")
+
+
+def test_cpr_bad_edx_count(cpr_pair):
+    _raises(_edit(cpr_pair, r"^Count=0$", "Count=x"), r"\[EDX Windows\] Count")
+
+
+def test_tiff_with_a_broken_zlib_stream(tmp_path):
+    path = tmp_path / "z.tif"
+    tifffile.imwrite(path, np.arange(4096, dtype=np.uint16).reshape(64, 64), compression="zlib")
+    data = bytearray(path.read_bytes())
+    with tifffile.TiffFile(path) as tif:
+        start = tif.pages[0].dataoffsets[0]
+    data[start + 10: start + 40] = bytes(30)
+    path.write_bytes(bytes(data))
+    with pytest.raises(GrainsegError, match="TIFF is damaged or truncated"):
+        read_micrograph(path)
+
+
+@pytest.mark.parametrize("content", [b"II", b"MM\x00", b"II*\x00"])
+def test_tiff_cut_inside_the_header(tmp_path, content):
+    path = tmp_path / "h.tif"
+    path.write_bytes(content)
+    with pytest.raises(GrainsegError, match=re.escape(str(path))):
+        read_micrograph(path)
+
+
+# ------------------------------------------------------------------- issue 9 file cases
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.float32, np.float64])
+def test_16_bit_and_float_images_keep_values(tmp_path, dtype):
+    image = (np.arange(30 * 40).reshape(30, 40) * 7).astype(dtype)
+    tifffile.imwrite(tmp_path / "i.tif", image)
+    m = read_micrograph(tmp_path / "i.tif")
+    assert m.image.dtype == dtype and np.array_equal(m.image, image) and m.notes == []
+
+
+def test_rgba_converted_with_note(tmp_path):
+    rgba = np.zeros((6, 7, 4), np.uint8)
+    rgba[..., 1] = 200
+    rgba[..., 3] = 255
+    tifffile.imwrite(tmp_path / "c.tif", rgba, photometric="rgb", extrasamples=["unassalpha"])
+    m = read_micrograph(tmp_path / "c.tif")
+    assert m.image.shape == (6, 7) and m.notes == ["converted RGBA to grey"]
+    assert int(m.image[0, 0]) == round(200 * 0.7154)  # luminance, alpha ignored
+
+
+def test_hexagonal_crystal_map_through_ebsd_grains(ctf, tmp_path, capsys):
+    """Another symmetry than cubic (Laue 6/mmm): read with its symmetry and reconstructed."""
+    from grainseg.cli import main
+
+    _edit(ctf, r"\tNickel\t11\t", "\tTitanium\t9\t")
+    assert [p.laue for p in read_ebsd(ctf).phases] == ["6/mmm"]
+    assert main(["ebsd-grains", str(ctf), "--out", str(tmp_path / "g")]) == 0
+    assert (tmp_path / "g" / "grain_ids.tif").is_file()
+    assert not list((tmp_path / "g").glob(".*.part"))
