@@ -23,7 +23,7 @@ import numpy as np
 import tifffile
 from scipy import ndimage
 
-from grainseg.errors import input_error
+from grainseg.errors import GrainsegError, input_error
 from grainseg.infer.postprocess import network_blockwise
 from grainseg.infer.segment import overlay_rgb
 from grainseg.infer.tiling import Predictor, predict_tiled
@@ -53,7 +53,7 @@ class TiffBands:
         """Map an existing TIFF; None when its first page cannot be memory-mapped as 2-D."""
         try:
             mapped = tifffile.memmap(path, mode="r")
-        except (ValueError, tifffile.TiffFileError, OSError):
+        except Exception:  # noqa: BLE001 - not mappable for any reason: read it whole instead
             return None
         if mapped.ndim != 2:
             return None
@@ -134,10 +134,13 @@ def image_size_px(path: str | os.PathLike) -> int:
             if not tif.pages:
                 raise input_error(path, "TIFF holds no image")
             shape = tif.pages[0].shape
+    except GrainsegError:
+        raise
     except tifffile.TiffFileError as exc:
         raise input_error(path, f"not a readable TIFF ({exc})") from None
-    except (ValueError, OSError, EOFError, IndexError, KeyError) as exc:
-        raise input_error(path, f"TIFF is damaged or truncated ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - a damaged file raises many types; one message
+        problem = f"TIFF is damaged or truncated ({type(exc).__name__}: {exc})"
+        raise input_error(path, problem) from None
     return int(shape[0]) * int(shape[1]) if len(shape) >= 2 else int(math.prod(shape))
 
 
