@@ -263,7 +263,10 @@ def main() -> int:
             f"Command: `.venv/bin/python benchmarks/bench_topology.py {shlex.join(sys.argv[1:])}` "
             f"(machine: {platform.machine()} 2-core CPU, shared with other jobs; "
             f"torch {torch.__version__}, {torch.get_num_threads()} threads; {date}). "
-            "Medians of repeated runs; shared-CPU figures are upper bounds.",
+            "Medians of repeated runs; shared-CPU figures are upper bounds. The patches: Voronoi "
+            "labels, prediction = blurred label + noise + gaps (`voronoi_batch`). A trained "
+            "`--model` and its `--dataset` come from `benchmarks/bench_topology_finetune.py` "
+            "(run_bce, ds).",
             "",
             *lines,
         ]
