@@ -6,11 +6,10 @@ axis, or a mapping fitted to control points; the result carries the alignment sc
 after. See `grainseg.register.mapping` for the coordinate conventions.
 """
 
-from grainseg.register.mapping import AffineDriftMapping, PixelMapping
+from grainseg.register.mapping import AffineDriftMapping, PixelMapping, nominal_mapping
 from grainseg.register.pipeline import (
     Registration,
     check_registration,
-    nominal_mapping,
     register_ebsd,
 )
 from grainseg.register.points import mapping_from_points, read_point_pairs

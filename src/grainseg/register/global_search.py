@@ -16,7 +16,7 @@ import numpy as np
 from scipy import ndimage
 from skimage.registration import phase_cross_correlation
 
-from grainseg.register.mapping import AffineDriftMapping
+from grainseg.register.mapping import AffineDriftMapping, nominal_mapping
 from grainseg.register.score import alignment_score, mean_segment_diameter_points, smooth_valid
 
 #: The dihedral group D4 as 2x2 matrices acting on (u, v): identity, quarter turns and flips.
@@ -64,6 +64,12 @@ def segment_boundaries(segments: np.ndarray) -> np.ndarray:
     out[:-1] |= down
     out[1:] |= down
     return out
+
+
+def possible_overlap(valid: np.ndarray, segments: np.ndarray, sem_px_per_point: float) -> float:
+    """Largest overlap fraction the EBSD map could reach: its area over the usable SEM area."""
+    ebsd_area_px = np.count_nonzero(segments) * sem_px_per_point**2
+    return min(1.0, ebsd_area_px / max(1, np.count_nonzero(valid)))
 
 
 def coarse_factor(shape: tuple[int, int], grain_diameter_px: float, target_px: int = 256) -> int:
@@ -130,7 +136,7 @@ def search_global(
     angles_deg: tuple[float, ...] = (-4.0, 0.0, 4.0),
     flips: bool = True,
     overlap_ratio: float = 0.3,
-) -> tuple[AffineDriftMapping, list[dict]]:
+) -> tuple[list[AffineDriftMapping], list[dict]]:
     """Coarse global transform of the EBSD map onto the SEM image.
 
     Parameters
@@ -152,8 +158,8 @@ def search_global(
 
     Returns
     -------
-    mapping : AffineDriftMapping
-        Best candidate (affine only).
+    mappings : list of AffineDriftMapping
+        Every candidate (affine only), best first.
     candidates : list of dict
         ``flip``, ``angle_deg``, ``score``, ``overlap`` and ``rank`` (score x overlap / possible
         overlap, what decides) for every candidate tried, best first.
@@ -191,14 +197,25 @@ def search_global(
                     "mapping": mapping,
                 }
             )
+    # The placement the files imply (no turn, corners together) competes too: with few grains in
+    # view an edge correlation can pick a wrong peak where the nominal placement is right.
+    nominal = nominal_mapping(sem_px_per_point)
+    score, overlap = alignment_score(score_sem, valid, segments, nominal, stride=factor)
+    candidates.append(
+        {
+            "flip": "as in the files",
+            "angle_deg": 0.0,
+            "score": score,
+            "overlap": overlap,
+            "mapping": nominal,
+        }
+    )
     # A map that could cover the image but is placed to cover a corner of it is unlikely, and a
     # small overlap of a few grains scores high by chance: rank by score x achieved / possible
     # overlap.
-    ebsd_area_px = np.count_nonzero(segments) * sem_px_per_point**2
-    possible = min(1.0, ebsd_area_px / max(1, np.count_nonzero(valid)))
+    possible = possible_overlap(valid, segments, sem_px_per_point)
     for c in candidates:
         c["rank"] = c["score"] * min(1.0, c["overlap"] / possible)
     candidates.sort(key=lambda c: -c["rank"])
-    best = candidates[0]["mapping"]
     keys = ("flip", "angle_deg", "score", "overlap", "rank")
-    return best, [{k: c[k] for k in keys} for c in candidates]
+    return [c["mapping"] for c in candidates], [{k: c[k] for k in keys} for c in candidates]

@@ -100,6 +100,12 @@ class AffineDriftMapping:
         return float(1.0 / np.sqrt(abs(np.linalg.det(self.affine[:, :2]))))
 
 
+def nominal_mapping(sem_px_per_point: float) -> AffineDriftMapping:
+    """The mapping the files imply: scale only, top-left corners together, no turn or flip."""
+    s = 1.0 / sem_px_per_point
+    return AffineDriftMapping(np.array([[s, 0.0, 0.5 * s - 0.5], [0.0, s, 0.5 * s - 0.5]]))
+
+
 def pixel_grid(shape: tuple[int, int], stride: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """``(x, y)`` float64 coordinate arrays of an (H, W) SEM grid, every ``stride`` pixels."""
     ys, xs = np.mgrid[0 : shape[0] : stride, 0 : shape[1] : stride]

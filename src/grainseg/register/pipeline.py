@@ -8,8 +8,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from grainseg.errors import GrainsegError
-from grainseg.register.global_search import search_global
-from grainseg.register.mapping import AffineDriftMapping, PixelMapping, drift_stats_sem_px
+from grainseg.register.global_search import possible_overlap, search_global
+from grainseg.register.mapping import (
+    AffineDriftMapping,
+    PixelMapping,
+    drift_stats_sem_px,
+    nominal_mapping,
+)
 from grainseg.register.nonrigid import refine_mapping
 from grainseg.register.points import mapping_from_points
 from grainseg.register.score import (
@@ -74,10 +79,26 @@ class Registration:
         return out
 
 
-def nominal_mapping(sem_px_per_point: float) -> AffineDriftMapping:
-    """The mapping the files imply: scale only, top-left corners together, no turn or flip."""
-    s = 1.0 / sem_px_per_point
-    return AffineDriftMapping(np.array([[s, 0.0, 0.5 * s - 0.5], [0.0, s, 0.5 * s - 0.5]]))
+#: Global-search candidates refined at the coarse levels before one is chosen.
+N_STARTS = 3
+
+
+def _best_start(sem, valid, segments, starts, smooth, sem_px_per_point) -> AffineDriftMapping:
+    """Refine the leading candidates at the coarse levels (affine) and keep the best.
+
+    With few grains in view the coarse edge correlation can rank a wrong placement first; a
+    short refinement lets each candidate reach its own optimum before they are compared (by
+    score x overlap / possible overlap, as in the search).
+    """
+    possible = possible_overlap(valid, segments, sem_px_per_point)
+    best, best_rank = starts[0], -1.0
+    for start in starts:
+        refined = refine_mapping(sem, valid, segments, start, drift=False, finest_px=8.0)
+        score, overlap = alignment_score(smooth, valid, segments, refined, stride=4)
+        rank = score * min(1.0, overlap / possible)
+        if rank > best_rank:
+            best, best_rank = refined, rank
+    return best
 
 
 def register_ebsd(
@@ -128,7 +149,10 @@ def register_ebsd(
     elif method == "none":
         mapping, used = nominal, "none"
     else:
-        start_mapping, candidates = search_global(sem, valid, segments, sem_px_per_point)
+        starts, candidates = search_global(sem, valid, segments, sem_px_per_point)
+        start_mapping = _best_start(
+            sem, valid, segments, starts[:N_STARTS], smooth, sem_px_per_point
+        )
         mapping = refine_mapping(
             sem, valid, segments, start_mapping, drift=method == "auto", progress=progress
         )
