@@ -8,7 +8,9 @@ unit. TIFF resolution tags are not trusted: most writers fill them with a screen
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,6 +97,32 @@ def to_grey(image: np.ndarray, notes: list[str]) -> np.ndarray:
     raise ValueError(f"expected a 2-D grey or RGB image, got shape {image.shape}")
 
 
+class _NotesHandler(logging.Handler):
+    """Collects tifffile's log messages (damaged tags it skips) as notes instead of printing."""
+
+    def __init__(self, notes: list[str]) -> None:
+        super().__init__(logging.WARNING)
+        self.notes = notes
+
+    def emit(self, record: logging.LogRecord) -> None:
+        note = f"damaged TIFF entry skipped ({record.getMessage().strip()})"
+        if note not in self.notes:
+            self.notes.append(note)
+
+
+@contextlib.contextmanager
+def _tifffile_messages_as_notes(notes: list[str]):
+    logger = logging.getLogger("tifffile")
+    handler, propagate = _NotesHandler(notes), logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
 def read_micrograph(path: str | os.PathLike) -> Micrograph:
     """Read a TIFF micrograph (first page) with its pixel size.
 
@@ -108,7 +136,7 @@ def read_micrograph(path: str | os.PathLike) -> Micrograph:
         raise input_error(path, "file not found")
     notes: list[str] = []
     try:
-        with tifffile.TiffFile(path) as tif:
+        with _tifffile_messages_as_notes(notes), tifffile.TiffFile(path) as tif:
             if not tif.pages:
                 raise input_error(path, "TIFF holds no image")
             image = tif.pages[0].asarray()
