@@ -165,3 +165,24 @@ def test_hexagonal_crystal_map_through_ebsd_grains(ctf, tmp_path, capsys):
     assert main(["ebsd-grains", str(ctf), "--out", str(tmp_path / "g")]) == 0
     assert (tmp_path / "g" / "grain_ids.tif").is_file()
     assert not list((tmp_path / "g").glob(".*.part"))
+
+
+def test_damaged_tag_becomes_a_note_not_log_noise(tmp_path, capfd):
+    """tifffile logs (to stderr) the tags it must skip; they become notes of the micrograph."""
+    import struct
+
+    path = tmp_path / "t.tif"
+    image = np.arange(4096, dtype=np.uint16).reshape(64, 64)
+    tifffile.imwrite(path, image, description="a description long enough for an offset")
+    data = bytearray(path.read_bytes())
+    (ifd,) = struct.unpack("<I", data[4:8])
+    (n_tags,) = struct.unpack("<H", data[ifd: ifd + 2])
+    for k in range(n_tags):
+        entry = ifd + 2 + 12 * k
+        if struct.unpack("<H", data[entry: entry + 2])[0] == 270:  # ImageDescription
+            data[entry + 8: entry + 12] = struct.pack("<I", 10**7)
+    path.write_bytes(bytes(data))
+    m = read_micrograph(path)
+    assert np.array_equal(m.image, image)
+    assert m.notes and all(n.startswith("damaged TIFF entry skipped") for n in m.notes)
+    assert capfd.readouterr().err == ""
