@@ -186,3 +186,38 @@ def test_damaged_tag_becomes_a_note_not_log_noise(tmp_path, capfd):
     assert np.array_equal(m.image, image)
     assert m.notes and all(n.startswith("damaged TIFF entry skipped") for n in m.notes)
     assert capfd.readouterr().err == ""
+
+
+@pytest.mark.parametrize("case, match", [
+    ("ang_bad_header", "unknown crystal symmetry code"),
+    ("ang_rows_missing", "rows missing or truncated"),
+    ("ang_none_indexed", "no indexed point"),
+    ("ctf_phase_disagrees", "phase table and data disagree"),
+    ("ctf_truncated", "malformed data table|rows missing"),
+])
+def test_broken_maps_through_ebsd_grains(ang, ctf, tmp_path, capsys, case, match):
+    """At the CLI: exit 2, one line naming the file and the problem, nothing written."""
+    from grainseg.cli import main
+
+    if case == "ang_bad_header":
+        path = _edit(ang, r"^# Symmetry .*$", "# Symmetry 99")
+    elif case == "ang_rows_missing":
+        lines = ang.read_text().splitlines()
+        path = ang
+        path.write_text("\n".join(lines[:-3]) + "\n")
+    elif case == "ang_none_indexed":
+        path = ang
+        lines = [line if line.startswith("#") else " ".join(
+            line.split()[:6] + ["-1"] + line.split()[7:]) for line in ang.read_text().splitlines()]
+        path.write_text("\n".join(lines) + "\n")
+    elif case == "ctf_phase_disagrees":
+        path = _edit(ctf, r"^1\t", "3\t")
+    else:
+        path = ctf
+        path.write_bytes(ctf.read_bytes()[:-20])
+    out = tmp_path / "o"
+    assert main(["ebsd-grains", str(path), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "Traceback" not in err
+    assert str(path) in err and re.search(match, err), err
+    assert not out.exists() or list(out.iterdir()) == []
