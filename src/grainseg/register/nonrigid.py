@@ -7,11 +7,12 @@ Gauss-Newton (Lucas-Kanade) steps that reduce the grey-level difference, with Hu
 pits and scratches that no EBSD grain explains. Coarse to fine (Gaussian blur 16 -> 1 SEM px).
 
 Parameters: the six affine numbers, plus (``drift=True``) a cubic B-spline drift along the EBSD
-slow axis with a smoothness penalty on its second differences. Measured against general dense
-optical flow (scikit-image TV-L1 / iterative Lucas-Kanade, then smoothed), this low-dimensional
-model is the more accurate of the two on synthetic specimens (see benchmarks/results/register.md):
-optical flow has no information along grain boundaries or inside grains, and the slow-axis model
-fills those gaps with the one physical cause of drift.
+slow axis with a smoothness penalty on its second differences. Measured against dense optical
+flow from scikit-image between the SEM image and the painted map after the affine step (two
+1024 x 768 specimens, 40 px drift bound): TV-L1 left median / 95th-percentile residuals of
+2.2 / 26 SEM px and iterative Lucas-Kanade diverged, while this model left 0.4-1.0 / 1.2-1.6 px.
+Optical flow has no information along boundaries or inside grains; the slow-axis model fills
+those gaps with the one physical cause of drift.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from grainseg.register.score import mean_segment_diameter_points, sample_segment
 KNOT_SPACING_PX = 160.0
 #: Weight of the second-difference smoothness penalty on the drift spline (relative to the data).
 SMOOTHNESS = 0.05
+#: Fit only pixels within REACH blur widths (+ 4 px) of an EBSD boundary; the rest are flat.
 REACH = 3.0
 
 
