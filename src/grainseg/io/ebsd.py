@@ -369,6 +369,11 @@ def _resample_hex(
     x0, y0 = float(x.min()), float(y.min())
     n_cols = int(np.floor((x.max() - x0) / step + 1e-6)) + 1
     n_rows = int(np.floor((y.max() - y0) / step + 1e-6)) + 1
+    if n_rows * n_cols > 2 * x.size + 16:  # a hexagonal grid gives about 0.87 x.size nodes
+        raise input_error(
+            path, f"the {x.size} point coordinates span {n_rows} x {n_cols} grid steps of "
+            f"{step} µm: they do not lie on one hexagonal grid (a point far off?)"
+        )
     grid_y, grid_x = np.meshgrid(y0 + step * np.arange(n_rows), x0 + step * np.arange(n_cols),
                                  indexing="ij")
     tree = cKDTree(np.column_stack([x, y]))
