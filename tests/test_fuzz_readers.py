@@ -53,6 +53,21 @@ def _small_map() -> EBSDMap:
                    [Phase("Austenite", "m-3m"), Phase("Ferrite", "m-3m")])
 
 
+def _hex_ang() -> bytes:
+    """A 5-row hexagonal-grid .ang (rows of 6 and 5 points, step 0.5 um)."""
+    header = ["# Phase 1", "# MaterialName Nickel", "# Symmetry 43", "# GRID: HexGrid",
+              "# XSTEP: 0.5", "# YSTEP: 0.433013", "# NCOLS_ODD: 6", "# NCOLS_EVEN: 5",
+              "# NROWS: 5", "#"]
+    rng = np.random.default_rng(5)
+    rows = []
+    for i in range(5):
+        for j in range(6 - i % 2):
+            e = rng.uniform(0, 3, 3)
+            rows.append(f"{e[0]:.5f} {e[1]:.5f} {e[2]:.5f} {0.5 * j + 0.25 * (i % 2):.5f} "
+                        f"{0.433013 * i:.5f} 100.0 0.9 1 1 1.0")
+    return ("\n".join(header + rows) + "\n").encode()
+
+
 @pytest.fixture(scope="module")
 def seeds(tmp_path_factory, request) -> dict[str, bytes | tuple[bytes, bytes]]:
     """Seed file contents by kind."""
@@ -62,6 +77,7 @@ def seeds(tmp_path_factory, request) -> dict[str, bytes | tuple[bytes, bytes]]:
     write_ctf(folder / "s.ctf", ebsd)
     out: dict = {
         "ang": (folder / "s.ang").read_bytes(),
+        "hex.ang": _hex_ang(),
         "ctf": (folder / "s.ctf").read_bytes(),
     }
     shared = request.getfixturevalue("shared_data")
@@ -145,10 +161,10 @@ def _check_ebsd(path: Path) -> None:
     assert m.phase_ids.max() < len(m.phases)
 
 
-@pytest.mark.parametrize("kind", ["ang", "ctf"])
+@pytest.mark.parametrize("kind", ["ang", "hex.ang", "ctf"])
 def test_fuzz_text_ebsd(seeds, tmp_path_factory, kind):
-    folder = tmp_path_factory.mktemp(f"fuzz_{kind}")
-    path = folder / f"m.{kind}"
+    folder = tmp_path_factory.mktemp(f"fuzz_{kind.replace('.', '_')}")
+    path = folder / f"m.{kind.split('.')[-1]}"
     assert read_ebsd(_write(path, seeds[kind])).indexed.any()  # the seed itself reads
 
     @FUZZ

@@ -221,3 +221,17 @@ def test_broken_maps_through_ebsd_grains(ang, ctf, tmp_path, capsys, case, match
     assert err.count("\n") == 0 and "Traceback" not in err
     assert str(path) in err and re.search(match, err), err
     assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_hexagonal_ang_with_a_point_far_off(tmp_path):
+    """One x coordinate of 4294967297 µm once asked for a 64 GiB square grid."""
+    from test_fuzz_readers import _hex_ang
+
+    path = tmp_path / "hex.ang"
+    path.write_bytes(_hex_ang())
+    assert read_ebsd(path).shape == (4, 6)
+    lines = path.read_text().splitlines()
+    values = lines[-1].split()
+    values[3] = "4294967297"
+    path.write_text("\n".join([*lines[:-1], " ".join(values)]) + "\n")
+    _raises(path, "do not lie on one hexagonal grid")
