@@ -15,6 +15,12 @@ from pathlib import Path
 
 from grainseg.errors import GrainsegError
 
+# Write failures that come from the disk or the target, not from grainseg: reported in one line.
+_USER_ERRNOS = {
+    errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.EFBIG, errno.EIO,
+    errno.EISDIR, errno.ENOTDIR, errno.ENAMETOOLONG,
+}
+
 
 def ensure_output_dir(path: str | os.PathLike) -> Path:
     """Create ``path`` (and parents) if needed and check that it is writable.
@@ -61,7 +67,7 @@ def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
         os.replace(tmp, final)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        if exc.errno in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT):
+        if exc.errno in _USER_ERRNOS:
             raise GrainsegError(f"{final}: cannot write ({exc.strerror})") from None
         raise
     except BaseException:
