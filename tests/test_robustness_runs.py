@@ -206,3 +206,24 @@ def test_two_grains_runs_into_one_folder(tmp_path):
     rows = (out / "grains.csv").read_text().strip().splitlines()
     assert len(rows) - 1 in (solo[0]["n_grains"], solo[1]["n_grains"])
     assert np.isfinite(summary["mean_ecd_um"])
+
+
+def test_output_name_taken_by_a_folder(tmp_path, capsys):
+    """summary.json exists as a folder: one line naming it (was an IsADirectoryError)."""
+    mask = tmp_path / "m.tif"
+    write_tiff(mask, grid_mask())
+    out = tmp_path / "out"
+    (out / "summary.json").mkdir(parents=True)
+    assert main(["grains", str(mask), "--out", str(out)]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert f"{out / 'summary.json'}: cannot write (Is a directory)" in line
+    assert _no_partials(out) == []
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    args = ["grains", str(tmp_path / "missing.tif"), "--out", str(tmp_path / "o")]
+    assert main(args) == 2
+    from grainseg.errors import GrainsegError
+
+    with pytest.raises(GrainsegError, match="missing.tif: file not found"):
+        main([*args, "--debug"])
