@@ -105,16 +105,17 @@ def main() -> None:
             f"{r['score_before']:.2f} | {r['score_after']:.2f} | {r['seconds']:.1f} |",
             flush=True,
         )
-    pooled = np.concatenate([r["residual_px"] for r in rows])
-    print(
-        f"\nover {len(rows)} specimens {width}x{height}, pooled pixels: residual median "
-        f"{np.median(pooled):.2f} px, p95 {np.percentile(pooled, 95):.2f} px; per specimen: worst "
-        f"median {max(r['residual_median_px'] for r in rows):.2f} px, worst p95 "
-        f"{max(r['residual_p95_px'] for r in rows):.2f} px; F1@2px mean before "
-        f"{np.mean([r['f1_before'] for r in rows]):.3f}, after "
-        f"{np.mean([r['f1_after'] for r in rows]):.3f} (min after "
-        f"{min(r['f1_after'] for r in rows):.3f})"
-    )
+    if rows:
+        pooled = np.concatenate([r["residual_px"] for r in rows])
+        print(
+            f"\nover {len(rows)} specimens {width}x{height}, pooled pixels: residual median "
+            f"{np.median(pooled):.2f} px, p95 {np.percentile(pooled, 95):.2f} px; per specimen: worst "
+            f"median {max(r['residual_median_px'] for r in rows):.2f} px, worst p95 "
+            f"{max(r['residual_p95_px'] for r in rows):.2f} px; F1@2px mean before "
+            f"{np.mean([r['f1_before'] for r in rows]):.3f}, after "
+            f"{np.mean([r['f1_after'] for r in rows]):.3f} (min after "
+            f"{min(r['f1_after'] for r in rows):.3f})"
+        )
     if args.speed:
         specimen = generate_specimen(1536, 2048, 7777)
         start = time.perf_counter()
