@@ -54,8 +54,8 @@ def _step(title: str, argv: list[str]) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from grainseg.infer.segment import shipped_model_path
     from grainseg.io.atomic import ensure_output_dir
+    from grainseg.models import default_model_path
 
     plan = _QUICK if args.quick else _FULL
     out = ensure_output_dir(args.out)
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     _step("3. data set of 128 px patches (validation by whole image)",
           ["dataset", *[str(out / "labels" / n) for n in train_names], "--out",
            str(out / "dataset"), "--patch", "128", "--val-frac", "0.34" if args.quick else "0.2"])
-    shipped = shipped_model_path()
+    shipped = default_model_path()
     init = ["--init", str(shipped)] if shipped.is_file() else []
     _step("4. train a small U-Net with class-weighted BCE"
           + (" (fine-tuning the shipped model)" if init else ""),

@@ -162,7 +162,9 @@ def default_model_path() -> Path:
     GrainsegError
         If the package ships no model (pass ``--model``).
     """
-    path = _shipped_model_path()
+    from grainseg.models import default_model_path as shipped
+
+    path = shipped()
     if not path.is_file():
         raise GrainsegError(
             f"{path}: no shipped model in this installation; pass --model "

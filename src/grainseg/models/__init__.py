@@ -9,6 +9,8 @@ is accepted: each network pads inside and crops back; tiles whose sides are mult
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from grainseg.models.flops import count_flops
 from grainseg.models.io import load_model, save_model
 from grainseg.models.registry import (
@@ -21,6 +23,7 @@ from grainseg.models.registry import (
 
 __all__ = [
     "ARCHITECTURES",
+    "default_model_path",
     "PAPER_PARAMETERS_M",
     "SIZE_MULTIPLE",
     "build_model",
@@ -29,3 +32,8 @@ __all__ = [
     "load_model",
     "save_model",
 ]
+
+
+def default_model_path() -> Path:
+    """Where the model shipped with grainseg lies (see docs/model-card.md); it may be absent."""
+    return Path(__file__).parent / "weights" / "default.pt"
