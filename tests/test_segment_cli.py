@@ -103,8 +103,8 @@ def test_bad_arguments_are_one_line_errors(images, tmp_path, capsys, extra, mess
 
 
 def test_no_shipped_model_is_explained(images, tmp_path, capsys, monkeypatch):
-    from grainseg.infer import segment
+    import grainseg.models
 
-    monkeypatch.setattr(segment, "_shipped_model_path", lambda: tmp_path / "none" / "default.pt")
+    monkeypatch.setattr(grainseg.models, "default_model_path", lambda: tmp_path / "none" / "default.pt")
     assert run_cli(images / "a.tif", "--out", tmp_path / "o") == 2
     assert "--model" in capsys.readouterr().err

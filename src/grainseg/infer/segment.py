@@ -145,15 +145,6 @@ def load_predictor(
     return model_predictor(model, device), dict(meta or {})
 
 
-def _shipped_model_path() -> Path:
-    """Where the package's own model lives (`grainseg.models.default_model_path` once the
-    models package defines it, else ``grainseg/models/weights/default.pt``)."""
-    from grainseg import models
-
-    finder = getattr(models, "default_model_path", None)
-    return Path(finder()) if finder else Path(models.__file__).parent / "weights" / "default.pt"
-
-
 def default_model_path() -> Path:
     """The model shipped with the package.
 
