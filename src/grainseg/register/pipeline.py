@@ -18,6 +18,7 @@ from grainseg.register.mapping import (
 from grainseg.register.nonrigid import refine_mapping
 from grainseg.register.points import mapping_from_points
 from grainseg.register.score import (
+    MIN_COVERAGE,
     MIN_OVERLAP,
     MIN_SCORE,
     SCORE_SIGMA_PX,
@@ -43,6 +44,8 @@ class Registration:
         Alignment score (`grainseg.register.score`) of the nominal and of the final mapping.
     overlap : float
         Fraction of the usable SEM area on EBSD segments under the final mapping.
+    coverage : float
+        ``overlap`` over the largest overlap the map's area allows (1 = as much as possible).
     drift : dict
         `drift_stats_sem_px` of the final mapping (SEM px).
     candidates : list of dict
@@ -56,6 +59,7 @@ class Registration:
     score_before: float
     score_after: float
     overlap: float
+    coverage: float
     drift: dict
     candidates: list[dict] = field(default_factory=list)
     seconds: float = 0.0
@@ -68,6 +72,8 @@ class Registration:
             "score_after": self.score_after,
             "score_threshold": MIN_SCORE,
             "overlap_fraction": self.overlap,
+            "coverage": self.coverage,
+            "coverage_threshold": MIN_COVERAGE,
             **{k: v for k, v in self.drift.items() if k != "affine_fit"},
             "affine_sem_px_to_ebsd_points": self.drift["affine_fit"],
             "seconds": self.seconds,
@@ -164,6 +170,7 @@ def register_ebsd(
         score_before=score_before,
         score_after=score_after,
         overlap=overlap,
+        coverage=min(1.0, overlap / max(possible_overlap(valid, segments, sem_px_per_point), 1e-9)),
         drift=drift_stats_sem_px(mapping, sem.shape),
         candidates=candidates,
         seconds=time.perf_counter() - start,
@@ -171,19 +178,27 @@ def register_ebsd(
 
 
 def check_registration(registration: Registration, force: bool = False) -> None:
-    """Refuse a registration with no overlap, or (unless ``force``) a doubtful score.
+    """Refuse a registration with no overlap, or (unless ``force``) a doubtful one.
 
     Raises
     ------
     GrainsegError
         "no overlap" when less than `MIN_OVERLAP` of the SEM image lies on the EBSD map (even
-        with ``force``); "registration failed or doubtful" when the score is below `MIN_SCORE`.
+        with ``force``); "registration failed or doubtful" when the map covers less than
+        `MIN_COVERAGE` of what it could, or the score is below `MIN_SCORE`.
     """
     if registration.overlap < MIN_OVERLAP:
         raise GrainsegError(
             f"no overlap between the SEM image and the EBSD map: only "
             f"{100 * registration.overlap:.0f}% of the image falls on indexed EBSD points "
             f"(need {100 * MIN_OVERLAP:.0f}%); check that both files show the same area"
+        )
+    if registration.coverage < MIN_COVERAGE and not force:
+        raise GrainsegError(
+            f"registration failed or doubtful: the EBSD map lands on only "
+            f"{100 * registration.coverage:.0f}% of the area it could cover (need "
+            f"{100 * MIN_COVERAGE:.0f}%; score {registration.score_after:.2f}); check that the "
+            "files show the same area, give control points with --points, or use --force"
         )
     if registration.score_after < MIN_SCORE and not force:
         raise GrainsegError(
