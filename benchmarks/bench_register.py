@@ -88,6 +88,9 @@ def main() -> None:
     parser.add_argument("--first-seed", type=int, default=1000)
     parser.add_argument("--size", default="1024x768", help="WIDTHxHEIGHT of the specimens")
     parser.add_argument("--speed", action="store_true", help="also time one 2048x1536 specimen")
+    parser.add_argument(
+        "--mismatched", type=int, default=0, help="also score N SEM images against other EBSD maps"
+    )
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
     rows = []
@@ -116,6 +119,16 @@ def main() -> None:
             f"{np.mean([r['f1_after'] for r in rows]):.3f} (min after "
             f"{min(r['f1_after'] for r in rows):.3f})"
         )
+    for pair in range(args.mismatched):
+        grain_size_um = 15.0 * width / 2048
+        a, b = (
+            generate_specimen(height, width, 3001 + 2 * pair + k, grain_size_um=grain_size_um)
+            for k in (0, 1)
+        )
+        sem, valid, _ = prepare(a)
+        source = label_source(b.ebsd)
+        reg = register_ebsd(sem, valid, source.segments, b.ebsd.step_um / a.pixel_size_um)
+        print(f"mismatched pair {pair}: score {reg.score_after:.2f}, coverage {reg.coverage:.2f}")
     if args.speed:
         specimen = generate_specimen(1536, 2048, 7777)
         start = time.perf_counter()
