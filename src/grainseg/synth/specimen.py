@@ -141,6 +141,11 @@ def check_specimen_args(
         f"{pixel_size_um} um are needed",
     )
     _check(ebsd_step_px >= 1, f"EBSD step {ebsd_step_px} px: must be at least 1 pixel")
+    _check(
+        ebsd_step_px <= min(height, width) / 4,
+        f"EBSD step {ebsd_step_px} px: must be at most a quarter of the shorter image side "
+        f"({min(height, width) / 4:g} px), for a map of at least 4 x 4 points",
+    )
     _check(max_drift_px >= 0, f"max drift {max_drift_px} px: must not be negative")
     _check(
         max_drift_px <= 0.5 * max(height, width),
