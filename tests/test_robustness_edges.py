@@ -171,3 +171,12 @@ def test_segment_tiny_blank_nan_and_16_bit_images(model_file, tmp_path, capsys):
         assert ids.shape == prob.shape == tifffile.imread(folder / f"{name}.tif").shape
         assert np.isfinite(prob).all()
     _strict_json(out / "segment_summary.json")
+
+
+def test_synth_ebsd_step_larger_than_the_image(tmp_path, capsys):
+    """--ebsd-step-px 100000 on a 128 px field once tried to allocate 1 TiB."""
+    out = tmp_path / "s"
+    assert main(["synth", "--n", "1", "--size", "128x128", "--ebsd-step-px", "100000",
+                 str(out)]) == 2
+    assert "EBSD step 100000.0 px: must be at most a quarter" in _one_line_error(capsys)
+    assert not out.exists() or list(out.iterdir()) == []
