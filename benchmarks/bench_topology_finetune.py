@@ -190,7 +190,7 @@ def main() -> int:
         "",
         f"Command: `.venv/bin/python benchmarks/bench_topology_finetune.py --work {work} "
         f"--finetune-lr {args.finetune_lr} --finetune-epochs {args.finetune_epochs}"
-        f"{' --tag ' + args.tag if args.tag else ''}` "
+        f"{' --tag=' + args.tag if args.tag else ''}` "
         f"(machine: {platform.machine()} 2-core CPU, shared with other jobs; {date}). "
         f"Held-out split: {n_val} patches of 128 px from 2 of 10 synthetic images; scores "
         "per patch averaged (ARI, Betti) or pooled (Dice, F1), threshold 0.5. Steps run:",
