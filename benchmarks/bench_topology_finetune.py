@@ -186,7 +186,7 @@ def main() -> int:
     date = subprocess.run(["date", "-u"], capture_output=True, text=True).stdout.strip()
     n_val = next(iter(scores.values()))["n_patches"]
     page = [
-        f"## Topological fine-tuning (issue 6): before vs after{args.tag}",
+        f"## Topological fine-tuning (issue 6): before vs after{' (' + args.tag.strip('-') + ')' if args.tag else ''}",
         "",
         f"Command: `.venv/bin/python benchmarks/bench_topology_finetune.py --work {work} "
         f"--finetune-lr {args.finetune_lr} --finetune-epochs {args.finetune_epochs}"
