@@ -59,7 +59,8 @@ def main() -> None:
         if not (folder / f"specimen_{per_group - 1:03d}_sem.tif").exists():
             step(["synth", str(folder), "--n", str(per_group), "--size", args.size,
                   "--seed", str(10_000 + 1000 * g), "--grain-size-um", str(grain_um),
-                  "--pixel-size-um", str(pixel_um), "--appearance", look])
+                  "--pixel-size-um", str(pixel_um), "--appearance", look,
+                  "--max-drift-px", "10"])
         prefixes += [str(folder / f"specimen_{i:03d}") for i in range(per_group)]
     if not (args.out / "dataset" / "dataset.json").exists():
         step(["dataset", *prefixes, "--out", str(args.out / "dataset"), "--patch", "256",
