@@ -171,7 +171,7 @@ def analyse_grains(grain_map: GrainMap, min_diameter_px: float = 3.0,
         (None without pixel size), ``intercept`` and ``planimetric`` details, ``fits``,
         ``width``, ``filters`` and ``input``.
     """
-    if min_diameter_px < 0:
+    if not min_diameter_px >= 0:  # NaN too
         raise GrainsegError(f"minimum diameter must be >= 0 px, got {min_diameter_px}")
     px = grain_map.pixel_size_um
     unit = "um" if px is not None else "px"
