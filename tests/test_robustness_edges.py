@@ -180,3 +180,12 @@ def test_synth_ebsd_step_larger_than_the_image(tmp_path, capsys):
                  str(out)]) == 2
     assert "EBSD step 100000.0 px: must be at most a quarter" in _one_line_error(capsys)
     assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_grains_nan_minimum_diameter(tmp_path, capsys):
+    """--min-diameter-px nan once silently dropped every grain."""
+    path = tmp_path / "m.tif"
+    write_tiff(path, grid_mask())
+    assert main(["grains", str(path), "--out", str(tmp_path / "o"),
+                 "--min-diameter-px", "nan"]) == 2
+    assert "minimum diameter must be >= 0 px, got nan" in _one_line_error(capsys)
