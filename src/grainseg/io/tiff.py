@@ -18,8 +18,12 @@ from pathlib import Path
 import numpy as np
 import tifffile
 
-from grainseg.errors import input_error
+from grainseg.errors import GrainsegError, input_error
 from grainseg.io.atomic import atomic_path
+
+# No codec used in TIFF expands data by more than this (zlib's limit is about 1032:1, LZW's
+# about 2730:1); a damaged header that declares more would have the reader allocate for nothing.
+_MAX_COMPRESSION_RATIO = 5000
 
 _UM_UNITS = {"um": 1.0, "µm": 1.0, "micron": 1.0, "microns": 1.0, "nm": 1e-3, "mm": 1e3, "m": 1e6}
 
@@ -123,6 +127,19 @@ def _tifffile_messages_as_notes(notes: list[str]):
         logger.propagate = propagate
 
 
+def _check_declared_size(path: Path, page: tifffile.TiffPage) -> None:
+    """Refuse an image whose declared size the file's bytes cannot hold (a damaged header)."""
+    declared_bytes = int(np.prod(page.shape, dtype=np.float64)) * page.dtype.itemsize
+    stored_bytes = min(sum(page.databytecounts), path.stat().st_size)
+    ratio = 1 if page.compression == 1 else _MAX_COMPRESSION_RATIO
+    if declared_bytes > ratio * stored_bytes + 65536:
+        raise input_error(
+            path, f"TIFF header declares a {' x '.join(map(str, page.shape))} image "
+            f"({declared_bytes / 2**20:.0f} MiB) that its {stored_bytes} stored bytes cannot hold "
+            "(damaged or truncated file)"
+        )
+
+
 def read_micrograph(path: str | os.PathLike) -> Micrograph:
     """Read a TIFF micrograph (first page) with its pixel size.
 
@@ -139,8 +156,11 @@ def read_micrograph(path: str | os.PathLike) -> Micrograph:
         with _tifffile_messages_as_notes(notes), tifffile.TiffFile(path) as tif:
             if not tif.pages:
                 raise input_error(path, "TIFF holds no image")
+            _check_declared_size(path, tif.pages[0])
             image = tif.pages[0].asarray()
             pixel_size_um = _pixel_size_from_tags(tif)
+    except GrainsegError:
+        raise
     except tifffile.TiffFileError as exc:
         raise input_error(path, f"not a readable TIFF ({exc})") from None
     except Exception as exc:  # noqa: BLE001 - tifffile and its codecs (zlib, struct, ...) raise
