@@ -235,3 +235,24 @@ def test_hexagonal_ang_with_a_point_far_off(tmp_path):
     values[3] = "4294967297"
     path.write_text("\n".join([*lines[:-1], " ".join(values)]) + "\n")
     _raises(path, "do not lie on one hexagonal grid")
+
+
+@pytest.mark.parametrize("compression", [None, "zlib"])
+def test_tiff_declaring_a_huge_image(tmp_path, compression):
+    """A damaged header declaring 60000 x 60000 px: an error, not gigabytes allocated."""
+    import struct
+
+    path = tmp_path / "huge.tif"
+    tifffile.imwrite(path, np.zeros((16, 16), np.uint16), compression=compression)
+    data = bytearray(path.read_bytes())
+    (ifd,) = struct.unpack("<I", data[4:8])
+    (n_tags,) = struct.unpack("<H", data[ifd: ifd + 2])
+    for k in range(n_tags):
+        entry = ifd + 2 + 12 * k
+        tag, kind = struct.unpack("<HH", data[entry: entry + 4])
+        if tag in (256, 257, 278):  # ImageWidth, ImageLength, RowsPerStrip
+            data[entry + 8: entry + 12] = struct.pack("<H" if kind == 3 else "<I", 60000).ljust(
+                4, b"\0")
+    path.write_bytes(bytes(data))
+    with pytest.raises(GrainsegError, match="TIFF header declares a 60000 x 60000 image"):
+        read_micrograph(path)
