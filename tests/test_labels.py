@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -125,6 +126,10 @@ def test_labels_command_writes_everything(specimens, tmp_path):
     f1 = tolerance_scores(tolerance_counts(label > 0, truth, 2.0, valid=~ignore))["boundary_f1"]
     assert f1 > 0.9
     assert read_mask(out / "grain_ids.tif").dtype == np.uint32
+    # the folder is a data set pair: it names its SEM image
+    assert Path(report["sem_path"]).resolve() == Path(files["sem"]).resolve()
+    assert main(["dataset", str(out), "--out", str(tmp_path / "ds"), "--patch", "64",
+                 "--val-frac", "0"]) == 0
 
 
 def test_mismatched_files_fail_and_write_nothing(specimens, tmp_path, capsys):

@@ -143,8 +143,8 @@ def run(args: argparse.Namespace) -> int:
         with atomic_path(out / name) as tmp:
             plt.imsave(tmp, overlay_rgb(sem, lines), format="png")
     report = {
-        "sem": str(args.sem),
-        "ebsd": str(args.ebsd),
+        "sem_path": str(Path(args.sem).resolve()),
+        "ebsd_path": str(Path(args.ebsd).resolve()),
         "sem_shape_px": [height, width],
         "ebsd_shape_points": list(ebsd.shape),
         "sem_pixel_size_um": pixel_size_um,
