@@ -38,6 +38,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def _fmt(value: float | None) -> str:
+    """A score for the summary; fits that could not be made show as n/a."""
+    return "n/a" if value is None else f"{value:.3f}"
+
+
 def _step(title: str, argv: list[str]) -> None:
     """Run one sub-command in-process, printing it as the user would type it."""
     from grainseg.cli import main
@@ -92,9 +97,9 @@ def run(args: argparse.Namespace) -> int:
               ["evaluate", str(out / run_name), str(out / "dataset"), "--json",
                str(out / f"evaluate_{run_name}.json")])
     held_out = [str(spec / f"{n}_sem.tif") for n in test_names]
-    _step("7. segment held-out whole micrographs",
-          ["segment", *held_out, "--model", str(out / "run_topo"), "--out",
-           str(out / "segment_synthetic")])
+    for run_name, folder in (("run_bce", "segment_synthetic_bce"), ("run_topo", "segment_synthetic")):
+        _step(f"7. segment held-out whole micrographs with {run_name}",
+              ["segment", *held_out, "--model", str(out / run_name), "--out", str(out / folder)])
     from importlib.resources import files
 
     real = Path(str(files("grainseg") / "sample_data" / "austenitic_steel_bse_002.tif"))
@@ -112,11 +117,20 @@ def run(args: argparse.Namespace) -> int:
     _step("11. the report",
           ["report", str(out), "--out", str(out / "report.html")])
 
-    scores = {r: json.loads((out / f"evaluate_{r}.json").read_text()) for r in ("run_bce", "run_topo")}
     print(f"\nDone in {time.perf_counter() - start:.0f} s. Key numbers (validation patches):")
-    for run_name, score in scores.items():
-        flat = score.get("metrics", score)
-        keys = [k for k in ("dice", "precision", "recall", "tolerance_f1", "ari") if k in flat]
-        print(f"  {run_name}: " + ", ".join(f"{k} {flat[k]:.3f}" for k in keys))
+    for run_name in ("run_bce", "run_topo"):
+        score = json.loads((out / f"evaluate_{run_name}.json").read_text())
+        keys = ("dice", "precision", "recall", "boundary_f1", "ari", "betti0_grains_error")
+        print(f"  {run_name}: " + ", ".join(f"{k} {_fmt(score.get(k))}" for k in keys))
+    for name in test_names:
+        summary = json.loads((out / "grains" / name / "summary.json").read_text())
+        dist = summary["distances"]
+        print(f"  {name} (held out) vs its true grains: {summary['n_grains']} grains, "
+              f"Jensen-Shannon size {_fmt(dist.get('size_js_fit_exponential'))} (exponential "
+              f"fits), aspect ratio {_fmt(dist.get('aspect_ratio_js_fit'))} (beta fits)")
+    real_summary = json.loads((out / "grains" / "real" / "summary.json").read_text())
+    print(f"  real micrograph: {real_summary['n_grains']} grains, mean ECD "
+          f"{_fmt(real_summary.get('mean_ecd_um'))} um, ASTM G "
+          f"{_fmt(real_summary.get('astm_g_intercept'))}")
     print(f"Report: {(out / 'report.html').resolve()}")
     return 0
