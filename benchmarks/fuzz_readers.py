@@ -80,7 +80,12 @@ tests/test_robustness_readers.py):
   IndexError); negative `XCells` / `YCells`.
 - `.cpr`: a field ID listed twice in `[Fields]` (NumPy ValueError); a non-numeric
   `[EDX Windows] Count`; negative `xCells` / `yCells`.
+- hexagonal-grid `.ang`: one far-off x coordinate (4294967297 µm) made the resampling ask for a
+  64 GiB square grid (MemoryError).
 - all EBSD formats: infinite grid steps were accepted.
+- TIFF: a damaged header declaring a huge image made tifffile allocate it (10 GB resident before
+  it was stopped); now refused when the stored bytes cannot hold it. This run is made under
+  `ulimit -v 4000000` so that any such case fails instead of exhausting the machine.
 - TIFF: a header cut after two bytes (struct.error) and a damaged zlib stream (zlib.error)
   escaped; tifffile's own log lines about skipped damaged tags reached stderr (now notes).
 """
