@@ -189,3 +189,17 @@ def test_grains_nan_minimum_diameter(tmp_path, capsys):
     assert main(["grains", str(path), "--out", str(tmp_path / "o"),
                  "--min-diameter-px", "nan"]) == 2
     assert "minimum diameter must be >= 0 px, got nan" in _one_line_error(capsys)
+
+
+def test_labels_for_sem_and_ebsd_of_different_areas(tmp_path, capsys):
+    """SEM of one synthetic specimen, EBSD of another: refused in one line, nothing written."""
+    assert main(["synth", "--n", "2", "--size", "256x256", "--seed", "3",
+                 str(tmp_path / "s")]) == 0
+    capsys.readouterr()
+    out = tmp_path / "labels"
+    assert main(["labels", "--sem", str(tmp_path / "s" / "specimen_000_sem.tif"), "--ebsd",
+                 str(tmp_path / "s" / "specimen_001_ebsd.ctf"), "--out", str(out)]) == 2
+    line = _one_line_error(capsys)
+    assert "no overlap between the SEM image and the EBSD map" in line or \
+        "registration failed or doubtful" in line
+    assert not out.exists() or list(out.iterdir()) == []
