@@ -27,6 +27,7 @@ map's ``step_um`` is ``s`` and a note records the resampling.
 
 from __future__ import annotations
 
+import codecs
 import configparser
 import io
 import warnings
@@ -108,11 +109,18 @@ def read_ebsd(path: str | Path) -> EBSDMap:
 
 
 def _read_text(path: Path) -> str:
-    """The file as text (Latin-1 never fails; headers may carry names in any 8-bit code page)."""
+    """The file as text (Latin-1 never fails; headers may carry names in any 8-bit code page).
+    A byte-order mark, as Windows editors add, is honoured: UTF-8's is dropped, UTF-16 decoded."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise input_error(path, f"cannot read ({exc.strerror})") from None
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError:
+            raise input_error(path, "damaged UTF-16 text") from None
+    raw = raw.removeprefix(codecs.BOM_UTF8)
     if b"\x00" in raw[:4096]:
         raise input_error(path, "binary data where a text EBSD file was expected (wrong extension?)")
     return raw.decode("latin-1")
