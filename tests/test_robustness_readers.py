@@ -256,3 +256,16 @@ def test_tiff_declaring_a_huge_image(tmp_path, compression):
     path.write_bytes(bytes(data))
     with pytest.raises(GrainsegError, match="TIFF header declares a 60000 x 60000 image"):
         read_micrograph(path)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16"])
+@pytest.mark.parametrize("suffix", [".ang", ".ctf"])
+def test_text_maps_saved_with_a_byte_order_mark(tmp_path, suffix, encoding):
+    """A map re-saved by a Windows editor (UTF-8 with BOM, or UTF-16) reads as the original."""
+    path = tmp_path / f"m{suffix}"
+    (write_ang if suffix == ".ang" else write_ctf)(path, _map())
+    original = read_ebsd(path)
+    path.write_bytes(path.read_text().encode(encoding))
+    again = read_ebsd(path)
+    assert np.array_equal(again.quaternions, original.quaternions)
+    assert again.phases == original.phases and again.step_um == original.step_um
