@@ -2,24 +2,39 @@
 
 Rule (`probability_to_network`):
 
-1. Grain interiors are the pixels with probability below ``threshold``; each 4-connected
-   interior region of at least ``min_grain_px / 4`` pixels seeds one grain (smaller ones are
-   noise dips inside boundaries).
-2. A marker-controlled watershed of the probability (`skimage.segmentation.watershed`, 4-
-   connectivity, ``watershed_line=True``) grows the seeds until they meet; the pixels where two
-   grains meet form the boundary network, closed by construction. Only the pixels outside the
-   seeds are flooded (the seeds' edge pixels are the markers), which gives the same result as
-   flooding the whole image in a fraction of the time.
-3. Tiny spurious grains: a grain smaller than ``min_grain_px`` pixels loses its seed and the
-   watershed is run again, so its pixels go to the neighbours it was least separated from (the
-   flood crosses the lowest probability first). Pieces under ``min_grain_px`` that are still
-   left (pixels the watershed lines cut off from their grain) join the boundary.
-4. The boundary is thinned to one-pixel-wide lines: `skimage.morphology.thin` (framed by a
-   boundary border so lines ending on the image edge stay), then any 2 x 2 square thinning
-   leaves at junctions loses its simple points (pixels whose removal joins no two grains and
-   cuts no line, decided by a 3 x 3 lookup table). Grain IDs are the 4-connected components
-   of the rest (the definition of `grainseg.grains.measure.grains_from_boundaries`), so IDs and
-   boundaries always agree.
+1. Grain interior: the pixels with probability below ``threshold``. The probability is also
+   smoothed (Gaussian, sigma 1 px) for steps 3 and 4; the interior is taken from the raw map so
+   that thin predicted lines (1-2 px, which smoothing lowers below the threshold) still cut it.
+2. Seeds: the h-maxima (h = ``neck_px``) of the distance from each interior pixel to the nearest
+   non-interior pixel. Two grains joined through a gap in their boundary form one interior
+   region, but one whose width narrows at the gap: the distance map has one maximum in each
+   grain and a saddle at the gap, so each grain gets its own seed. Interior pieces less than
+   ``neck_px`` deep give no seed (noise dips inside boundaries). The h-maxima are found on the
+   distance map max-pooled over 2 x 2 pixels (4 times fewer pixels for the grey-level
+   reconstruction, the slow part: 0.09 s instead of 0.5 s on a 1024 x 884 map, shared 2-core
+   CPU), the seeds being the interior pixels of the pooled maxima; a narrowing is seen to
+   within about one pixel.
+3. A marker-controlled watershed of the smoothed probability (`skimage.segmentation.watershed`,
+   4-connectivity) grows the seeds into a partition of the image; where two grains meet across
+   a gap, the line follows the probability ridge.
+4. Spurious splits are undone: two neighbouring regions merge when the median smoothed
+   probability along their shared boundary is below ``merge_below`` (a real boundary with a gap
+   keeps a high median; a line drawn through a grain interior has a low one, even when short
+   and ending on the high slopes of the boundaries it joins, which would lift a mean).
+5. Tiny spurious grains: a region smaller than ``min_grain_px`` pixels is dropped and its
+   pixels flooded again (watershed from the kept regions around it), so they go to the
+   neighbours they were least separated from (the flood crosses the lowest probability
+   first). A region includes its share of the boundary ridge, so a dip of N pixels inside a
+   thick boundary makes a region of about 2N pixels.
+6. Boundary pixels are the pixels whose right or lower neighbour lies in another region (this
+   separates every pair of regions in 4-connectivity). Pieces of grain under ``min_grain_px``
+   that these lines cut off (a pixel or two where a region narrows) join the boundary. The
+   boundary is thinned to one-pixel-wide lines:
+   `skimage.morphology.thin` (framed by a boundary border so lines ending on the image edge
+   stay), then any 2 x 2 square thinning leaves at junctions loses its simple points (pixels
+   whose removal joins no two grains and cuts no line, decided by a 3 x 3 lookup table). Grain
+   IDs are the 4-connected components of the rest (the definition of
+   `grainseg.grains.measure.grains_from_boundaries`), so IDs and boundaries always agree.
 
 A probability map with no pixel below the threshold gives one grain and no boundary.
 
@@ -32,14 +47,13 @@ cross block edges merged through a union-find (`scipy.sparse.csgraph.connected_c
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Callable
 
 import numpy as np
 from scipy import ndimage
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
-from skimage.morphology import thin
+from skimage.morphology import h_maxima, thin
 from skimage.segmentation import watershed
 from tqdm import tqdm
 
@@ -47,7 +61,11 @@ _FOUR = ndimage.generate_binary_structure(2, 1)
 
 
 def probability_to_network(
-    probability: np.ndarray, threshold: float = 0.5, min_grain_px: int = 20
+    probability: np.ndarray,
+    threshold: float = 0.5,
+    min_grain_px: int = 20,
+    merge_below: float = 0.15,
+    neck_px: float = 2.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Closed one-pixel-wide boundary network from a boundary probability map.
 
@@ -56,9 +74,15 @@ def probability_to_network(
     probability : (H, W) float array
         Boundary probability in [0, 1]; NaN counts as boundary.
     threshold : float
-        Pixels below it are grain interior (seeds).
+        Pixels whose smoothed probability is below it are grain interior.
     min_grain_px : int
         Grains with fewer pixels are merged into their neighbours (0 keeps all).
+    merge_below : float
+        Neighbouring grains whose shared boundary has a median (smoothed) probability below
+        this merge.
+    neck_px : float
+        Depth in pixels an interior must have, and the narrowing at a gap needed to split it
+        (> 0).
 
     Returns
     -------
@@ -68,26 +92,121 @@ def probability_to_network(
         1..n for grains (4-connected), 0 on boundaries.
     """
     prob = np.nan_to_num(np.asarray(probability, dtype=np.float32), nan=1.0)
-    interior = prob < threshold
-    seeds, n_seeds = ndimage.label(interior, structure=_FOUR)
-    if min_grain_px > 0 and n_seeds > 1:
-        seeds = _drop_labels(seeds, np.bincount(seeds.ravel()) < math.ceil(min_grain_px / 4))
-    if not seeds.any():
+    smooth = ndimage.gaussian_filter(prob, 1.0)
+    markers, n_markers = _depth_seeds(prob < threshold, neck_px)
+    if n_markers == 0:
         return np.zeros(prob.shape, bool), np.ones(prob.shape, np.uint32)
-    basins = _flood(prob, seeds)
+    regions = _merge_weak_boundaries(watershed(smooth, markers, connectivity=1), smooth,
+                                     merge_below)
     if min_grain_px > 0:
-        tiny = np.bincount(basins.ravel()) < min_grain_px
-        tiny[0] = False
-        if tiny.any() and not tiny[1:][np.bincount(seeds.ravel())[1:] > 0].all():
-            seeds = _drop_labels(seeds, tiny[: seeds.max() + 1])
-            basins = _flood(prob, seeds)
-    boundaries = basins == 0
+        area = np.bincount(regions.ravel())
+        tiny = area < min_grain_px
+        if tiny[area > 0].any() and not tiny[area > 0].all():
+            regions = _reflood(smooth, regions, tiny[regions])
+    boundaries = np.zeros(prob.shape, bool)
+    boundaries[:, :-1] |= regions[:, :-1] != regions[:, 1:]
+    boundaries[:-1, :] |= regions[:-1, :] != regions[1:, :]
     if min_grain_px > 0:
         pieces, _ = ndimage.label(~boundaries, structure=_FOUR)
         boundaries |= (np.bincount(pieces.ravel()) < min_grain_px)[pieces]
     boundaries = thin_network(boundaries)
     grain_ids, _ = ndimage.label(~boundaries, structure=_FOUR, output=np.uint32)
     return boundaries, grain_ids
+
+
+def _depth_seeds(interior: np.ndarray, neck_px: float) -> tuple[np.ndarray, int]:
+    """Seeds: interior pixels of the h-maxima (h = ``neck_px``) of the 2 x 2 max-pooled depth.
+
+    Parameters
+    ----------
+    interior : (H, W) bool
+        Grain interior.
+    neck_px : float
+        h of the h-maxima, in pixels of depth (> 0).
+
+    Returns
+    -------
+    markers : (H, W) int32
+        0 outside seeds, 1..n on seeds (each 8-connected pooled maximum is one seed).
+    n : int
+        Number of seeds.
+    """
+    depth = ndimage.distance_transform_edt(interior)
+    height, width = depth.shape
+    pad_y, pad_x = height % 2, width % 2
+    pooled = np.pad(depth, ((0, pad_y), (0, pad_x))).reshape(
+        (height + pad_y) // 2, 2, (width + pad_x) // 2, 2).max(axis=(1, 3))
+    labels, n = ndimage.label(h_maxima(pooled, neck_px), structure=np.ones((3, 3)))
+    markers = labels.repeat(2, axis=0).repeat(2, axis=1)[:height, :width]
+    return np.where(interior, markers, 0), n
+
+
+def _reflood(prob: np.ndarray, regions: np.ndarray, lost: np.ndarray) -> np.ndarray:
+    """Give the ``lost`` pixels to the neighbouring regions by a watershed of ``prob``.
+
+    Only the lost pixels are flooded, from the one-pixel ring of kept pixels around them: the
+    same result as flooding the whole image from all kept pixels (the inner pixels of a marker
+    never reach anything first), in a fraction of the time.
+
+    Parameters
+    ----------
+    prob : (H, W) float32
+        Flooding relief.
+    regions : (H, W) int array
+        Region labels >= 1.
+    lost : (H, W) bool
+        Pixels whose region is dropped; at least one pixel must be kept.
+
+    Returns
+    -------
+    (H, W) int array
+        ``regions`` with every lost pixel relabelled to a kept region.
+    """
+    ring = ndimage.binary_dilation(lost, structure=_FOUR) & ~lost
+    flooded = watershed(prob, np.where(ring, regions, 0), mask=lost | ring, connectivity=1)
+    return np.where(lost, flooded, regions)
+
+
+def _merge_weak_boundaries(regions: np.ndarray, prob: np.ndarray, merge_below: float) -> np.ndarray:
+    """Merge neighbouring regions whose shared boundary has median ``prob`` below ``merge_below``.
+
+    Every 4-neighbour pixel pair in two regions contributes the larger of its two
+    probabilities; the median (not the mean) is used so that a short line cut through a grain
+    at a narrowing is not kept by its two ends, which lie on the high slopes of the real
+    boundaries it joins. Merges are transitive (connected components of the graph of weak
+    boundaries).
+
+    Parameters
+    ----------
+    regions : (H, W) int array
+        Region labels >= 1.
+    prob : (H, W) float32
+        Boundary probability.
+    merge_below : float
+        Median probability under which two regions merge.
+
+    Returns
+    -------
+    (H, W) int array
+        Merged labels, from 1.
+    """
+    n = int(regions.max()) + 1
+    first = np.concatenate([regions[:, :-1].ravel(), regions[:-1, :].ravel()]).astype(np.int64)
+    second = np.concatenate([regions[:, 1:].ravel(), regions[1:, :].ravel()]).astype(np.int64)
+    value = np.concatenate([np.maximum(prob[:, :-1], prob[:, 1:]).ravel(),
+                            np.maximum(prob[:-1, :], prob[1:, :]).ravel()])
+    differ = first != second
+    key = (np.minimum(first[differ], second[differ]) * n
+           + np.maximum(first[differ], second[differ]))
+    value = value[differ]
+    order = np.lexsort((value, key))
+    pairs, start, count = np.unique(key[order], return_index=True, return_counts=True)
+    value = value[order]
+    median = (value[start + (count - 1) // 2] + value[start + count // 2]) / 2
+    weak = pairs[median < merge_below]
+    graph = coo_matrix((np.ones(len(weak)), (weak // n, weak % n)), shape=(n, n))
+    _, component = connected_components(graph, directed=False)
+    return component[regions] + 1  # labels from 1: 0 means 'no marker' to the watershed
 
 
 def thin_network(boundaries: np.ndarray) -> np.ndarray:
@@ -157,22 +276,6 @@ def _simple_point_table() -> np.ndarray:
     return table
 
 
-def _drop_labels(labels: np.ndarray, drop: np.ndarray) -> np.ndarray:
-    """Set to 0 the labels flagged in ``drop`` (a bool lookup indexed by label; 0 untouched)."""
-    drop = drop.copy()
-    drop[0] = False
-    return np.where(drop[labels], 0, labels)
-
-
-def _flood(prob: np.ndarray, seeds: np.ndarray) -> np.ndarray:
-    """Watershed of ``prob`` from ``seeds`` with one-pixel lines (0), flooding only non-seeds."""
-    seeded = seeds > 0
-    edge = seeded & ndimage.binary_dilation(~seeded, structure=_FOUR)
-    flooded = watershed(prob, np.where(edge, seeds, 0), mask=~seeded | edge, connectivity=1,
-                        watershed_line=True)
-    return np.where(seeded, seeds, flooded)
-
-
 def _blocks(length_px: int, block_px: int) -> list[tuple[int, int]]:
     return [(s, min(s + block_px, length_px)) for s in range(0, length_px, block_px)]
 
@@ -186,6 +289,8 @@ def network_blockwise(
     read_grain_ids: Callable[[int, int, int, int], np.ndarray],
     threshold: float = 0.5,
     min_grain_px: int = 20,
+    merge_below: float = 0.15,
+    neck_px: float = 2.0,
     block_px: int = 2048,
     halo_px: int = 128,
     progress: bool = False,
@@ -202,7 +307,7 @@ def network_blockwise(
         Store a block (bool, uint32) with its top-left corner at (y0, x0).
     read_boundaries, read_grain_ids : callable ``(y0, y1, x0, x1) -> array``
         Read back a window of what was written.
-    threshold, min_grain_px
+    threshold, min_grain_px, merge_below, neck_px
         As in `probability_to_network`.
     block_px, halo_px : int
         Core block side and the margin of context around it, in pixels. Grains wider than the
@@ -222,7 +327,7 @@ def network_blockwise(
         hy0, hx0 = max(0, y0 - halo_px), max(0, x0 - halo_px)
         hy1, hx1 = min(height, y1 + halo_px), min(width, x1 + halo_px)
         boundaries, _ = probability_to_network(
-            read_probability(hy0, hy1, hx0, hx1), threshold, min_grain_px
+            read_probability(hy0, hy1, hx0, hx1), threshold, min_grain_px, merge_below, neck_px
         )
         write_boundaries(y0, x0, boundaries[y0 - hy0 : y1 - hy0, x0 - hx0 : x1 - hx0])
 
