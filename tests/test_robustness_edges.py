@@ -86,14 +86,15 @@ def test_training_on_labels_without_boundary_is_finite(no_boundary_run):
     assert losses and all(math.isfinite(v) for v in losses)
 
 
-@pytest.mark.xfail(strict=True, reason="evaluate writes NaN (recall, F1, true width) into its "
-                   "JSON when the labels hold no boundary; reported to the lead (train lane)")
 def test_evaluate_on_labels_without_boundary_writes_strict_json(no_boundary_run, tmp_path):
     out = tmp_path / "scores.json"
     assert main(["evaluate", str(no_boundary_run / "run"), str(no_boundary_run / "ds"),
                  "--json", str(out)]) == 0
     scores = _strict_json(out)
     assert scores["precision"] == 0.0 or scores["precision"] is None
+    for key in ("recall", "boundary_recall", "boundary_f1", "width_true_px"):
+        assert scores[key] is None
+        assert any(note.startswith(f"{key} is undefined (null): ") for note in scores["notes"])
 
 
 # ----------------------------------------------------------------------------- numbers

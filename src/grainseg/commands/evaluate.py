@@ -50,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
     for key, value in scores.items():
         if isinstance(value, float):
             print(f"  {key:28s} {value:.4f}")
+        elif value is None:
+            print(f"  {key:28s} undefined")
     for note in scores["notes"]:
         print(f"  note: {note}")
     return 0

@@ -54,7 +54,8 @@ def run_one(base: TrainConfig, arch: str, pos_weight: float, runs: Path) -> dict
         "params_M": summary["parameters"] / 1e6,
         "epochs": summary["epochs_run"],
         "train_time_s": summary["train_time_s"],
-        **{key: scores.get(key, math.nan) for key in _SCORES},
+        # An undefined score is null in the JSON (missing when not computed): a blank cell.
+        **{key: math.nan if scores.get(key) is None else scores[key] for key in _SCORES},
     }
 
 

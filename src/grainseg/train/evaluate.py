@@ -31,6 +31,35 @@ def _betti_function():
     return betti_errors
 
 
+# Why each score can be undefined (a ratio with an empty denominator).
+_UNDEFINED_BECAUSE = {
+    "tpr": "the labels hold no boundary pixel",
+    "recall": "the labels hold no boundary pixel",
+    "tnr": "the labels hold no background pixel",
+    "precision": "no pixel was predicted as boundary",
+    "dice": "neither the labels nor the prediction hold a boundary pixel",
+    "ari": "no patch has a valid grain-interior pixel in its labels",
+    "boundary_precision": "no pixel was predicted as boundary",
+    "boundary_recall": "the labels hold no boundary pixel",
+    "boundary_f1": "boundary precision or recall is undefined",
+    "width_pred_px": "no pixel was predicted as boundary",
+    "width_true_px": "the labels hold no boundary pixel",
+    "width_diff_px": "the predicted or the true width is undefined",
+}
+
+
+def _null_undefined(scores: dict) -> None:
+    """Replace each non-finite float score by None (JSON null), adding a note saying why.
+
+    NaN and infinity are not JSON; other tools refuse them.
+    """
+    for key, value in scores.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            scores[key] = None
+            because = _UNDEFINED_BECAUSE.get(key, "its denominator is 0")
+            scores["notes"].append(f"{key} is undefined (null): {because}")
+
+
 def _add(total: dict, counts: dict) -> None:
     for key, value in counts.items():
         total[key] = total.get(key, 0) + value
@@ -87,7 +116,8 @@ def evaluate(
         Flat scores (``tpr``, ``tnr``, ``precision``, ``recall``, ``dice``, ``ari``,
         ``boundary_precision``, ``boundary_recall``, ``boundary_f1``, ``width_pred_px``,
         ``width_true_px``, ``width_diff_px`` and, when available, the Betti errors) plus the
-        pooled counts and what was evaluated.
+        pooled counts and what was evaluated. An undefined score (empty denominator, for
+        example recall when the labels hold no boundary) is None, with a line in ``notes``.
     """
     data = open_dataset(dataset_path)
     chosen = data.indices(split)
@@ -137,4 +167,5 @@ def evaluate(
                    "width_true": width_true},
         "notes": notes,
     }
+    _null_undefined(result)
     return result
