@@ -87,6 +87,7 @@ def test_nan_counts_as_boundary():
 def test_blockwise_matches_whole_image():
     prob, _ = voronoi_probability((600, 700), 60, seed=5)
     whole_boundaries, whole_ids = probability_to_network(prob, 0.5, 20)
+    assert whole_ids.max() == 60  # no cell cut in two at a narrowing, no stray pixel grains
     boundaries = np.zeros(prob.shape, bool)
     grain_ids = np.zeros(prob.shape, np.uint32)
 
@@ -116,3 +117,14 @@ def test_gap_in_a_boundary_does_not_merge_the_grains():
     assert_closed_thin_network(boundaries, grain_ids)
     assert boundaries[37:43, 55:65].any()
 
+
+
+def test_one_pixel_lines_cut_the_interior():
+    """Predicted lines one pixel wide separate grains (the smoothing must not erase them)."""
+    prob = np.full((90, 120), 0.02, np.float32)
+    prob[[30, 60], :] = 1.0
+    prob[:, [40, 80]] = 1.0
+    boundaries, grain_ids = probability_to_network(prob)
+    assert grain_ids.max() == 9
+    assert_closed_thin_network(boundaries, grain_ids)
+    assert np.all(np.bincount(grain_ids.ravel())[1:] > 500)

@@ -19,8 +19,10 @@ Rule (`probability_to_network`):
    a gap, the line follows the probability ridge.
 4. Spurious splits are undone: two neighbouring regions merge when the median smoothed
    probability along their shared boundary is below ``merge_below`` (a real boundary with a gap
-   keeps a high median; a line drawn through a grain interior has a low one, even when short
-   and ending on the high slopes of the boundaries it joins, which would lift a mean).
+   keeps a high median while the gap is under half its length; a line drawn through a grain
+   interior has a low one, even when it ends on the high slopes of the boundaries it joins,
+   which would lift a mean). A cut across a neck only a few pixels wider than the boundaries
+   is mostly those slopes and stays: such a grain is split in two.
 5. Tiny spurious grains: a region smaller than ``min_grain_px`` pixels is dropped and its
    pixels flooded again (watershed from the kept regions around it), so they go to the
    neighbours they were least separated from (the flood crosses the lowest probability
