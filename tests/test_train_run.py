@@ -189,3 +189,34 @@ def test_time_limit_stops_mid_epoch_validates_and_exports(dataset, tmp_path):
     assert (run / "checkpoints" / "last.ckpt").is_file()
     _, meta = load_model(run / "model.pt")
     assert meta["val_loss"] == pytest.approx(summary["best_val_loss"], rel=1e-4)
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--lr", "inf", "--lr must be a finite number, got inf"),
+    ("--lr", "nan", "--lr must be a finite number, got nan"),
+    ("--lr", "-0.001", "--lr must be > 0"),
+    ("--pos-weight", "inf", "--pos-weight must be a finite number, got inf"),
+    ("--pos-weight", "nan", "--pos-weight must be a finite number, got nan"),
+    ("--weight-decay", "inf", "--weight-decay must be a finite number, got inf"),
+    ("--max-time", "inf", "--max-time must be a finite number, got inf"),
+    ("--precision", "16-mixed", "--precision 16-mixed needs a CUDA GPU"),
+])
+def test_bad_numbers_and_precision_are_one_line_errors(dataset, tmp_path, capsys, option,
+                                                       value, message):
+    if option == "--precision" and torch.cuda.is_available():
+        pytest.skip("16-mixed is valid where CUDA is available")
+    out = tmp_path / "r"
+    assert main(["train", str(dataset), "--out", str(out), *TINY, option, value]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and message in err
+    assert not out.exists()
+
+
+def test_diverged_training_stops_with_an_error_and_exports_nothing(dataset, tmp_path, capsys):
+    out = tmp_path / "r"
+    assert main(["train", str(dataset), "--out", str(out), *TINY, "--lr", "1e30"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert f"{out}: training diverged, train_loss is nan at epoch 0; no model exported" in err
+    assert not (out / "model.pt").exists() and not (out / "train_summary.json").exists()
+    assert _rows(out)[-1]["train_loss"] == "nan"

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import lightning as L
 
+from grainseg.errors import GrainsegError
 from grainseg.io.atomic import write_text_atomic
 
 
@@ -89,6 +90,29 @@ class CsvLog(L.Callback):
         writer.writeheader()
         writer.writerows(self.rows)
         write_text_atomic(self.path, buffer.getvalue())
+
+
+class FiniteLoss(L.Callback):
+    """Stop a diverged training: GrainsegError when an epoch's train or val loss is not finite.
+
+    Checked once per epoch on the epoch means (a NaN or infinity in any step makes the mean
+    non-finite), so no step waits on the device. Put it after `CsvLog`, so the bad epoch is in
+    ``metrics.csv``. The exception ends ``trainer.fit``: no model is exported.
+    """
+
+    def __init__(self, run: str | os.PathLike) -> None:
+        self.run = Path(run)
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        for key in ("train_loss_epoch", "val_loss"):
+            value = trainer.callback_metrics.get(key)
+            if value is not None and not math.isfinite(float(value)):
+                lr = trainer.optimizers[0].param_groups[0]["lr"]
+                raise GrainsegError(
+                    f"{self.run}: training diverged, {key.removesuffix('_epoch')} is "
+                    f"{float(value)} at epoch {trainer.current_epoch}; no model exported (try a "
+                    f"lower --lr than {lr:g} or a lower --pos-weight)"
+                )
 
 
 def read_metrics_csv(path: str | os.PathLike) -> list[dict]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 
 from grainseg.errors import GrainsegError
@@ -78,7 +79,17 @@ class TrainConfig:
     save_every_steps: int = 100
 
     def validate(self) -> TrainConfig:
-        """Check value ranges; returns self. Raises GrainsegError naming the option."""
+        """Check value ranges; returns self. Raises GrainsegError naming the option.
+
+        Every float option must be finite (argparse reads "inf" and "nan" as floats).
+        """
+        for option, value in (("--width", self.width), ("--pos-weight", self.pos_weight),
+                              ("--lr", self.lr), ("--dropout", self.dropout),
+                              ("--weight-decay", self.weight_decay),
+                              ("--max-time", self.max_time_min),
+                              ("--topo-lambda", self.topo_lambda)):
+            if value is not None and not math.isfinite(value):
+                raise GrainsegError(f"{option} must be a finite number, got {value}")
         checks = [
             (self.width > 0, "--width must be > 0"),
             (self.pos_weight > 0, "--pos-weight must be > 0"),

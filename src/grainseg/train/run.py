@@ -29,7 +29,7 @@ from grainseg.data.dataset import EpochSampler, PatchDataset, ResumableLoader, o
 from grainseg.errors import GrainsegError, input_error
 from grainseg.io.atomic import ensure_output_dir, write_json_atomic
 from grainseg.models import count_parameters, load_model, save_model
-from grainseg.train.callbacks import CsvLog, LastCheckpoint, read_metrics_csv
+from grainseg.train.callbacks import CsvLog, FiniteLoss, LastCheckpoint, read_metrics_csv
 from grainseg.train.config import TrainConfig
 from grainseg.train.module import BoundaryModule
 
@@ -125,8 +125,17 @@ def _resumed_config(run: Path, given: TrainConfig, explicit: set[str]) -> TrainC
 
 
 def _trainer_options(config: TrainConfig) -> dict:
+    """Lightning Trainer accelerator, devices, strategy and precision of ``config``.
+
+    Raises GrainsegError for a precision this machine cannot train with.
+    """
     cuda = torch.cuda.is_available()
     precision = config.precision
+    if precision == "16-mixed" and not cuda:
+        raise GrainsegError(
+            "--precision 16-mixed needs a CUDA GPU and none is available; use 32-true or "
+            "bf16-mixed on the CPU"
+        )
     if precision == "auto":
         precision = "bf16-mixed" if cuda and torch.cuda.is_bf16_supported() else "32-true"
     devices = config.devices if config.devices == "auto" else int(config.devices)
@@ -211,6 +220,7 @@ def train(
     elif (run / "config.json").exists() or last.exists():
         raise input_error(run, "already holds a training run; use --resume or another --out")
     config.validate()
+    trainer_options = _trainer_options(config)  # before anything is written
     config.dataset = str(Path(config.dataset).resolve())
     dataset = open_dataset(config.dataset)
     dataset.indices("train")
@@ -280,12 +290,13 @@ def train(
         EarlyStopping(monitor="val_loss", mode="min", patience=config.patience),
         LastCheckpoint(last, config.save_every_steps),
         CsvLog(run / "metrics.csv"),
+        FiniteLoss(run),
         *(callbacks or []),
     ]
     if progress:
         all_callbacks.append(TQDMProgressBar())
     trainer = L.Trainer(
-        **_trainer_options(config),
+        **trainer_options,
         max_epochs=config.epochs,
         max_time=timedelta(minutes=config.max_time_min) if config.max_time_min else None,
         callbacks=all_callbacks,
