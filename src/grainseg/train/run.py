@@ -124,6 +124,21 @@ def _resumed_config(run: Path, given: TrainConfig, explicit: set[str]) -> TrainC
     return stored
 
 
+def _check_checkpoint(path: Path) -> None:
+    """GrainsegError naming ``path`` unless it is a readable Lightning checkpoint.
+
+    Read once more by ``trainer.fit``; a damaged file would end there in a torch traceback.
+    """
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # torch raises RuntimeError, EOFError, UnpicklingError...
+        raise input_error(
+            path, f"damaged or not a checkpoint ({type(exc).__name__}); cannot resume from it"
+        ) from None
+    if not isinstance(checkpoint, dict) or not {"state_dict", "epoch"} <= checkpoint.keys():
+        raise input_error(path, "not a Lightning checkpoint of a training run; cannot resume")
+
+
 def _trainer_options(config: TrainConfig) -> dict:
     """Lightning Trainer accelerator, devices, strategy and precision of ``config``.
 
@@ -217,6 +232,7 @@ def train(
         if not last.is_file():
             raise input_error(run, "no checkpoints/last.ckpt to resume from")
         config = _resumed_config(run, config, explicit or set())
+        _check_checkpoint(last)
     elif (run / "config.json").exists() or last.exists():
         raise input_error(run, "already holds a training run; use --resume or another --out")
     config.validate()
