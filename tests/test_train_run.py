@@ -68,11 +68,23 @@ def test_evaluate_writes_scores(full_run, dataset, tmp_path, capsys):
     scores = json.loads(out.read_text())
     assert scores["n_patches"] == 4 and scores["split"] == "val"
     for key in ("tpr", "tnr", "precision", "recall", "dice", "ari", "boundary_f1"):
-        assert 0 <= scores[key] <= 1 or scores[key] != scores[key], key
+        assert scores[key] is None or 0 <= scores[key] <= 1, key  # None: undefined
     counts = scores["counts"]["pixel"]
     assert sum(counts.values()) == 4 * 32 * 32
     assert scores["recall"] == pytest.approx(counts["tp"] / (counts["tp"] + counts["fn"]))
     assert "boundary_f1" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("option, value", [("--tol", "nan"), ("--tol", "-1.5"), ("--tol", "inf"),
+                                           ("--threshold", "nan"), ("--batch", "0")])
+def test_evaluate_bad_numbers_are_one_line_errors(full_run, dataset, tmp_path, capsys, option,
+                                                  value):
+    out = tmp_path / "scores.json"
+    assert main(["evaluate", str(full_run), str(dataset), "--json", str(out), option,
+                 value]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and f"{option} {value}: must be" in err
+    assert not out.exists()
 
 
 KILLER = textwrap.dedent(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 ORDER = 60
@@ -40,8 +41,10 @@ def run(args: argparse.Namespace) -> int:
 
     if not 0 < args.threshold < 1:
         raise GrainsegError(f"--threshold {args.threshold}: must be between 0 and 1")
-    if args.tol < 0 or args.batch < 1:
-        raise GrainsegError("--tol must be >= 0 and --batch >= 1")
+    if not (math.isfinite(args.tol) and args.tol >= 0):  # also refuses nan
+        raise GrainsegError(f"--tol {args.tol}: must be a finite number of pixels >= 0")
+    if args.batch < 1:
+        raise GrainsegError(f"--batch {args.batch}: must be >= 1")
     scores = evaluate(args.run, args.dataset, split=args.split, threshold=args.threshold,
                       tol_px=args.tol, batch=args.batch)
     if args.json:
