@@ -147,6 +147,8 @@ def test_no_overlap_is_a_clear_failure():
     assert reg.overlap == 0.0
     with pytest.raises(GrainsegError, match="no overlap"):
         check_registration(reg, force=True)
+    with pytest.raises(GrainsegError, match=r"^SEM a/s\.tif and EBSD b/m\.ctf: no overlap"):
+        check_registration(reg, force=True, sem_path="a/s.tif", ebsd_path="b/m.ctf")
 
 
 def test_disjoint_area_and_mismatched_specimen_are_doubtful():

@@ -198,9 +198,10 @@ def test_labels_for_sem_and_ebsd_of_different_areas(tmp_path, capsys):
                  str(tmp_path / "s")]) == 0
     capsys.readouterr()
     out = tmp_path / "labels"
-    assert main(["labels", "--sem", str(tmp_path / "s" / "specimen_000_sem.tif"), "--ebsd",
-                 str(tmp_path / "s" / "specimen_001_ebsd.ctf"), "--out", str(out)]) == 2
+    sem, ebsd = tmp_path / "s" / "specimen_000_sem.tif", tmp_path / "s" / "specimen_001_ebsd.ctf"
+    assert main(["labels", "--sem", str(sem), "--ebsd", str(ebsd), "--out", str(out)]) == 2
     line = _one_line_error(capsys)
+    assert f"SEM {sem} and EBSD {ebsd}: " in line
     assert "no overlap between the SEM image and the EBSD map" in line or \
         "registration failed or doubtful" in line
     assert not out.exists() or list(out.iterdir()) == []

@@ -124,7 +124,8 @@ def run(args: argparse.Namespace) -> int:
     registration = register_ebsd(
         sem, valid, source.segments, sem_px_per_point, args.register, points, progress=True
     )
-    check_registration(registration, force=args.force)
+    check_registration(registration, force=args.force, sem_path=args.sem,
+                       ebsd_path=args.ebsd)
 
     valid_rows = bar_row if bar_row < height else None
     label, ignore, grain_ids = render_labels(

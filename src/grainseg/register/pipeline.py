@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -177,8 +178,22 @@ def register_ebsd(
     )
 
 
-def check_registration(registration: Registration, force: bool = False) -> None:
+def check_registration(
+    registration: Registration,
+    force: bool = False,
+    sem_path: str | os.PathLike | None = None,
+    ebsd_path: str | os.PathLike | None = None,
+) -> None:
     """Refuse a registration with no overlap, or (unless ``force``) a doubtful one.
+
+    Parameters
+    ----------
+    registration : Registration
+        From `register_ebsd`.
+    force : bool
+        Accept a doubtful registration (never one with no overlap).
+    sem_path, ebsd_path : path or None
+        The files registered; named at the start of the message when given.
 
     Raises
     ------
@@ -187,22 +202,25 @@ def check_registration(registration: Registration, force: bool = False) -> None:
         with ``force``); "registration failed or doubtful" when the map covers less than
         `MIN_COVERAGE` of what it could, or the score is below `MIN_SCORE`.
     """
+    named = [f"{kind} {path}" for kind, path in (("SEM", sem_path), ("EBSD", ebsd_path))
+             if path is not None]
+    files = f"{' and '.join(named)}: " if named else ""
     if registration.overlap < MIN_OVERLAP:
         raise GrainsegError(
-            f"no overlap between the SEM image and the EBSD map: only "
+            f"{files}no overlap between the SEM image and the EBSD map: only "
             f"{100 * registration.overlap:.0f}% of the image falls on indexed EBSD points "
             f"(need {100 * MIN_OVERLAP:.0f}%); check that both files show the same area"
         )
     if registration.coverage < MIN_COVERAGE and not force:
         raise GrainsegError(
-            f"registration failed or doubtful: the EBSD map lands on only "
+            f"{files}registration failed or doubtful: the EBSD map lands on only "
             f"{100 * registration.coverage:.0f}% of the area it could cover (need "
             f"{100 * MIN_COVERAGE:.0f}%; score {registration.score_after:.2f}); check that the "
             "files show the same area, give control points with --points, or use --force"
         )
     if registration.score_after < MIN_SCORE and not force:
         raise GrainsegError(
-            f"registration failed or doubtful: alignment score {registration.score_after:.2f} "
+            f"{files}registration failed or doubtful: alignment score {registration.score_after:.2f} "
             f"is below {MIN_SCORE:.2f} (before: {registration.score_before:.2f}); check that the "
             "files show the same area, give control points with --points, or use --force"
         )
