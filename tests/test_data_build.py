@@ -150,3 +150,16 @@ def test_cli_builds_and_replaces(pairs, tmp_path, capsys):
                  "0.5"]) == 0
     assert open_dataset(out).info["patch_px"] == 64
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]
+
+
+def test_everything_ignored_names_the_first_three_pairs(tmp_path):
+    """Five pairs whose ignore masks cover everything: the error lists three, counts the rest."""
+    prefixes = make_pairs(tmp_path, n=5, shape=(40, 40))
+    write_tiff(tmp_path / "all_ignored.tif", np.full((40, 40), 255, np.uint8))
+    specs = [f"{p}_sem.tif:{p}_truth_boundaries.tif:{tmp_path / 'all_ignored.tif'}"
+             for p in prefixes]
+    with pytest.raises(GrainsegError) as caught:
+        build_dataset([resolve_pair(s) for s in specs], tmp_path / "ds", patch=16)
+    message = str(caught.value)
+    assert f"everything is ignored) in {', '.join(specs[:3])} and 2 more; check" in message
+    assert specs[3] not in message and not (tmp_path / "ds").exists()

@@ -63,7 +63,8 @@ def test_dataset_with_everything_ignored(label_pairs, tmp_path, capsys):
     pair = f"{folder / 'sem.tif'}:{folder / 'none.tif'}:{folder / 'all.tif'}"
     out = tmp_path / "ds"
     assert main(["dataset", pair, pair, "--out", str(out), "--patch", "32"]) == 2
-    assert "everything is ignored" in _one_line_error(capsys)
+    line = _one_line_error(capsys)
+    assert f"everything is ignored) in {pair}; check the ignore masks" in line  # named once
     assert not out.exists()
 
 

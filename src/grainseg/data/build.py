@@ -209,7 +209,15 @@ def build_dataset(
     sources = [_survey(p, patch) for p in tqdm(pairs, desc="checking pairs", unit="image")]
     n_total = sum(int(s.keep.sum()) for s in sources)
     if n_total == 0:
-        raise GrainsegError("no patch has a labelled pixel (everything is ignored)")
+        specs = list(dict.fromkeys(
+            ":".join(str(f) for f in (p.sem_path, p.label_path, p.ignore_path) if f is not None)
+            for p in pairs
+        ))
+        more = f" and {len(specs) - 3} more" if len(specs) > 3 else ""
+        raise GrainsegError(
+            f"no patch has a labelled pixel (everything is ignored) in {', '.join(specs[:3])}"
+            f"{more}; check the ignore masks (255 = ignore)"
+        )
     codes, sides = _split(sources, split, val_frac, seed)
 
     tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
