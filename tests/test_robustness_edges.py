@@ -98,6 +98,21 @@ def test_evaluate_on_labels_without_boundary_writes_strict_json(no_boundary_run,
         assert any(note.startswith(f"{key} is undefined (null): ") for note in scores["notes"])
 
 
+def test_evaluate_on_labels_of_only_boundary_nulls_the_ari(no_boundary_run, label_pairs,
+                                                          tmp_path, capsys):
+    pair = f"{label_pairs / 'sem.tif'}:{label_pairs / 'all.tif'}"
+    assert main(["dataset", pair, pair, "--out", str(tmp_path / "ds"), "--patch", "32",
+                 "--split", "patch"]) == 0
+    out = tmp_path / "scores.json"
+    assert main(["evaluate", str(no_boundary_run / "run"), str(tmp_path / "ds"),
+                 "--json", str(out)]) == 0
+    scores = _strict_json(out)
+    assert scores["ari"] is None and scores["tnr"] is None
+    assert "ari is undefined (null): no patch has a valid grain-interior pixel in its labels" \
+        in scores["notes"]
+    assert "ari" in capsys.readouterr().out
+
+
 # ----------------------------------------------------------------------------- numbers
 
 
