@@ -1,9 +1,15 @@
-"""Shared fixtures: the real files in ../shared/data (skipped with a reason when absent)."""
+"""Shared fixtures: the real files in ../shared/data (skipped with a reason when absent).
+
+Lightning attaches a logging handler to the stderr of the moment it is first imported; it is
+imported here, before any test captures stderr, so that handler never points at a closed capture
+stream (which shows as "--- Logging error ---" in a later test's output).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import lightning.pytorch  # noqa: F401  (see the module docstring)
 import pytest
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
