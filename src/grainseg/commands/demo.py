@@ -28,8 +28,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "Synthesise SEM + EBSD specimens with drift, make registered labels, train a small "
             "U-Net briefly (fine-tuning the shipped model), fine-tune it with the topological "
             "loss, segment held-out specimens and a real SEM image, measure grains against the "
-            "EBSD truth and write OUT/report.html. About 10 minutes on 2 CPU cores; --quick "
-            "does the same, smaller, in about 2."
+            "EBSD truth and write OUT/report.html. About a minute on 2 CPU cores; --quick "
+            "does the same on fewer, smaller specimens."
         ),
     )
     parser.add_argument("--out", type=Path, default=Path("demo_out"), help="output folder")
