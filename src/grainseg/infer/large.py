@@ -28,7 +28,7 @@ from grainseg.infer.postprocess import network_blockwise
 from grainseg.infer.segment import overlay_rgb
 from grainseg.infer.tiling import Predictor, predict_tiled
 from grainseg.io.atomic import atomic_path
-from grainseg.io.tiff import _pixel_size_from_tags, read_micrograph
+from grainseg.io.tiff import pixel_size_um_from_tags, read_micrograph
 from grainseg.preprocess import data_bar_start_row
 
 #: Images with more pixels than this go through the bounded-memory path.
@@ -253,7 +253,7 @@ def segment_tiff_large(
         source, pixel_size_um = _InMemory(micrograph.image), micrograph.pixel_size_um
     else:
         with tifffile.TiffFile(path) as tif:
-            pixel_size_um = _pixel_size_from_tags(tif)
+            pixel_size_um = pixel_size_um_from_tags(tif)
     height, width = source.shape
     strip_y0 = max(0, height - DATA_BAR_SEARCH_ROWS)
     bar_row = strip_y0 + data_bar_start_row(source.read(strip_y0, height))

@@ -51,7 +51,9 @@ class Micrograph:
     notes: list[str] = field(default_factory=list)
 
 
-def _pixel_size_from_tags(tif: tifffile.TiffFile) -> float | None:
+def pixel_size_um_from_tags(tif: tifffile.TiffFile) -> float | None:
+    """Pixel size in micrometres from an open TIFF's metadata (sources as in the module
+    docstring), or None when the file does not say."""
     fei = tif.fei_metadata
     if fei:
         for section in ("Scan", "EScan", "Image"):
@@ -158,7 +160,7 @@ def read_micrograph(path: str | os.PathLike) -> Micrograph:
                 raise input_error(path, "TIFF holds no image")
             _check_declared_size(path, tif.pages[0])
             image = tif.pages[0].asarray()
-            pixel_size_um = _pixel_size_from_tags(tif)
+            pixel_size_um = pixel_size_um_from_tags(tif)
     except GrainsegError:
         raise
     except tifffile.TiffFileError as exc:
