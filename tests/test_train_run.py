@@ -5,19 +5,23 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
+from lightning.pytorch.callbacks import Timer
 from test_data_helpers import make_pairs
 
 from grainseg.cli import main
 from grainseg.data import build_dataset, resolve_pair
 from grainseg.models import load_model
+from grainseg.train.callbacks import CosineDecay
 
 TINY = ["--width", "0.125", "--batch", "4", "--epochs", "2", "--no-progress"]
 
@@ -232,3 +236,26 @@ def test_diverged_training_stops_with_an_error_and_exports_nothing(dataset, tmp_
     assert f"{out}: training diverged, train_loss is nan at epoch 0; no model exported" in err
     assert not (out / "model.pt").exists() and not (out / "train_summary.json").exists()
     assert _rows(out)[-1]["train_loss"] == "nan"
+
+
+def test_cosine_schedule_decays_over_the_epochs(dataset, tmp_path):
+    run = tmp_path / "cos"
+    assert main(["train", str(dataset), "--out", str(run), *TINY, "--lr", "0.01",
+                 "--lr-schedule", "cosine"]) == 0
+    # 3 steps an epoch, 6 in all; the rate logged is the one set before the epoch's last step
+    lrs = [float(r["lr"]) for r in _rows(run)]
+    assert lrs == pytest.approx([0.01 * 0.5 * (1 + math.cos(math.pi * s / 6)) for s in (2, 5)],
+                                rel=1e-2)
+    assert json.loads((run / "config.json").read_text())["config"]["lr_schedule"] == "cosine"
+
+
+def test_cosine_schedule_follows_the_time_budget_when_it_ends_first():
+    class FixedTimer(Timer):
+        def time_elapsed(self, stage="train"):
+            return 45.0
+
+    trainer = SimpleNamespace(global_step=10, estimated_stepping_batches=100,
+                              callbacks=[FixedTimer()])
+    assert CosineDecay(1e-3, max_time_s=60.0).progress(trainer) == pytest.approx(0.75)
+    assert CosineDecay(1e-3, max_time_s=None).progress(trainer) == pytest.approx(0.1)
+    assert CosineDecay(1e-3, max_time_s=30.0).progress(trainer) == 1.0

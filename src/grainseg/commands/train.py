@@ -10,7 +10,7 @@ ORDER = 50
 # CLI option -> TrainConfig field; defaults live in TrainConfig so --resume can tell which
 # options were given explicitly.
 _OPTIONS = {
-    "arch": str, "width": float, "pos_weight": float, "lr": float, "batch": int, "epochs": int,
+    "arch": str, "width": float, "pos_weight": float, "lr": float, "lr_schedule": str, "batch": int, "epochs": int,
     "patience": int, "devices": str, "precision": str, "seed": int, "dropout": float,
     "weight_decay": float, "max_time_min": float, "init": str, "topo_lambda": float,
     "topo_loss": str, "workers": int, "save_every_steps": int,
@@ -39,6 +39,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--pos-weight", dest="pos_weight", type=float,
                         help="BCE weight of boundary pixels (default 9)")
     parser.add_argument("--lr", type=float, help="Adam learning rate (default 3e-4)")
+    parser.add_argument("--lr-schedule", dest="lr_schedule", choices=("constant", "cosine"),
+                        help="constant (default) or cosine: decay to 0 over --epochs or "
+                        "--max-time, whichever ends first")
     parser.add_argument("--batch", type=int, help="patches per batch and device (default 128)")
     parser.add_argument("--epochs", type=int, help="most epochs (default 100)")
     parser.add_argument("--patience", type=int,

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import lightning as L
+from lightning.pytorch.callbacks import Timer
 
 from grainseg.errors import GrainsegError
 from grainseg.io.atomic import write_text_atomic
@@ -90,6 +91,35 @@ class CsvLog(L.Callback):
         writer.writeheader()
         writer.writerows(self.rows)
         write_text_atomic(self.path, buffer.getvalue())
+
+
+class CosineDecay(L.Callback):
+    """Cosine learning-rate decay from the configured rate to 0 over the run's budget.
+
+    The budget is ``--epochs`` (Lightning's ``estimated_stepping_batches``) or ``--max-time``,
+    whichever runs out first: progress is the larger of the step fraction and the time fraction
+    (the time Lightning's ``Timer`` has counted, which a checkpoint keeps), so a time-limited run
+    ends at a low rate instead of being cut off at full rate. Set before every optimiser step.
+    """
+
+    def __init__(self, lr: float, max_time_s: float | None) -> None:
+        self.lr = lr
+        self.max_time_s = max_time_s
+
+    def progress(self, trainer: L.Trainer) -> float:
+        """Fraction of the budget used, in [0, 1]."""
+        done = trainer.global_step / max(1.0, float(trainer.estimated_stepping_batches))
+        if self.max_time_s:
+            timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
+            if timer is not None:
+                done = max(done, timer.time_elapsed("train") / self.max_time_s)
+        return min(1.0, done)
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        lr = 0.5 * self.lr * (1.0 + math.cos(math.pi * self.progress(trainer)))
+        for optimizer in trainer.optimizers:
+            for group in optimizer.param_groups:
+                group["lr"] = lr
 
 
 class FiniteLoss(L.Callback):

@@ -9,6 +9,7 @@ from grainseg.errors import GrainsegError
 
 PRECISIONS = ("auto", "32-true", "bf16-mixed", "16-mixed")
 TOPO_LOSSES = ("hu", "cldice", "skeleton-recall")
+LR_SCHEDULES = ("constant", "cosine")
 
 
 @dataclass
@@ -27,6 +28,9 @@ class TrainConfig:
         BCE weight of boundary pixels (the paper: 4, 6, 9, 11).
     lr : float
         Adam learning rate (3e-4; 1e-5 for topological fine-tuning).
+    lr_schedule : str
+        "constant" (the paper) or "cosine": decay to 0 over ``epochs`` or ``max_time_min``,
+        whichever ends first (`grainseg.train.callbacks.CosineDecay`).
     batch : int
         Patches per batch (per device under DDP).
     epochs : int
@@ -63,6 +67,7 @@ class TrainConfig:
     width: float = 1.0
     pos_weight: float = 9.0
     lr: float = 3e-4
+    lr_schedule: str = "constant"
     batch: int = 128
     epochs: int = 100
     patience: int = 10
@@ -101,6 +106,7 @@ class TrainConfig:
             (self.weight_decay >= 0, "--weight-decay must be >= 0"),
             (self.max_time_min is None or self.max_time_min > 0, "--max-time must be > 0"),
             (self.topo_lambda >= 0, "--topo-lambda must be >= 0"),
+            (self.lr_schedule in LR_SCHEDULES, f"--lr-schedule must be one of {LR_SCHEDULES}"),
             (self.topo_loss in TOPO_LOSSES, f"--topo-loss must be one of {TOPO_LOSSES}"),
             (self.precision in PRECISIONS, f"--precision must be one of {PRECISIONS}"),
             (self.workers is None or self.workers >= 0, "--workers must be >= 0"),

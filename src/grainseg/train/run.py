@@ -29,7 +29,13 @@ from grainseg.data.dataset import EpochSampler, PatchDataset, ResumableLoader, o
 from grainseg.errors import GrainsegError, input_error
 from grainseg.io.atomic import ensure_output_dir, write_json_atomic
 from grainseg.models import count_parameters, load_model, save_model
-from grainseg.train.callbacks import CsvLog, FiniteLoss, LastCheckpoint, read_metrics_csv
+from grainseg.train.callbacks import (
+    CosineDecay,
+    CsvLog,
+    FiniteLoss,
+    LastCheckpoint,
+    read_metrics_csv,
+)
 from grainseg.train.config import TrainConfig
 from grainseg.train.module import BoundaryModule
 
@@ -309,6 +315,9 @@ def train(
         FiniteLoss(run),
         *(callbacks or []),
     ]
+    if config.lr_schedule == "cosine":
+        max_time_s = config.max_time_min * 60 if config.max_time_min else None
+        all_callbacks.append(CosineDecay(config.lr, max_time_s))
     if progress:
         all_callbacks.append(TQDMProgressBar())
     trainer = L.Trainer(
