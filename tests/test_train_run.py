@@ -16,7 +16,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 from lightning.pytorch.callbacks import Timer
-from test_data_helpers import make_pairs
+from test_data_helpers import make_pair, make_pairs
 
 from grainseg.cli import main
 from grainseg.data import build_dataset, resolve_pair
@@ -259,3 +259,21 @@ def test_cosine_schedule_follows_the_time_budget_when_it_ends_first():
     assert CosineDecay(1e-3, max_time_s=60.0).progress(trainer) == pytest.approx(0.75)
     assert CosineDecay(1e-3, max_time_s=None).progress(trainer) == pytest.approx(0.1)
     assert CosineDecay(1e-3, max_time_s=30.0).progress(trainer) == 1.0
+
+
+def test_compare_scores_a_held_out_test_set(dataset, tmp_path, capsys):
+    held_out = tmp_path / "held_out"
+    prefixes = make_pair(tmp_path, "other", (64, 64), seed=99)[:1]
+    build_dataset([resolve_pair(p) for p in prefixes], held_out, patch=32, val_frac=0)
+    out = tmp_path / "cmp"
+    args = ["compare", str(dataset), "--out", str(out), "--archs", "none", "--pos-weights", "4",
+            "--width", "0.125", "--epochs", "1", "--batch", "4"]
+    assert main([*args, "--test", str(tmp_path / "nowhere")]) == 2
+    assert "not a grainseg data set" in capsys.readouterr().err and not out.exists()
+    assert main([*args, "--test", str(held_out)]) == 0
+    scores = json.loads((out / "runs" / "unet_w4" / "eval_test.json").read_text())
+    assert scores["n_patches"] == 4 and scores["dataset"] == str(held_out)
+    assert not (out / "runs" / "unet_w4" / "eval_val.json").exists()
+    with open(out / "table3.csv", newline="") as handle:
+        row = next(csv.DictReader(handle))
+    assert float(row["dice"]) == pytest.approx(scores["dice"], abs=5e-4)

@@ -15,7 +15,7 @@ def add_parser(subparsers) -> None:
         description=(
             "Train every architecture in --archs at boundary weight --table2-weight (Table 2) "
             "and U-Net at every weight in --pos-weights (Table 3), evaluate each on the "
-            "validation split and write DIR/table2.{md,csv} and DIR/table3.{md,csv} with "
+            "validation split (or on every patch of the held-out data set --test) and write DIR/table2.{md,csv} and DIR/table3.{md,csv} with "
             "parameter counts, training time and the paper's figures beside ours. Runs live in "
             "DIR/runs/ARCH_wWEIGHT; running the command again reuses finished runs and resumes "
             "unfinished ones."
@@ -39,6 +39,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of every run")
     parser.add_argument("--devices", default="auto", help="'auto' or a number of devices")
     parser.add_argument("--workers", type=int, default=None, help="data loader processes")
+    parser.add_argument("--test", type=Path, metavar="TEST_DS",
+                        help="held-out data set to score every run on (all its patches; "
+                        "default: the val split of DS)")
     parser.set_defaults(func=run)
 
 
@@ -64,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
                        patience=args.patience, max_time_min=args.max_time, batch=args.batch,
                        lr=args.lr, seed=args.seed, devices=args.devices, workers=args.workers)
     base.validate()
-    tables = compare(base, args.out, archs, weights, table2_weight=args.table2_weight)
+    tables = compare(base, args.out, archs, weights, table2_weight=args.table2_weight,
+                     test=args.test)
     for name in ("table2", "table3"):
         if tables[name]:
             print((args.out / f"{name}.md").read_text(encoding="utf-8"))

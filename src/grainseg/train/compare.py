@@ -15,6 +15,7 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
+from grainseg.data.dataset import open_dataset
 from grainseg.errors import GrainsegError
 from grainseg.io.atomic import ensure_output_dir, write_json_atomic, write_text_atomic
 from grainseg.models import ARCHITECTURES, PAPER_PARAMETERS_M
@@ -32,10 +33,16 @@ _SCORES = ("tpr", "tnr", "precision", "recall", "dice", "ari", "boundary_precisi
            "boundary_recall", "boundary_f1", "width_diff_px")
 
 
-def run_one(base: TrainConfig, arch: str, pos_weight: float, runs: Path) -> dict:
-    """Train (or resume, or reuse) one run and evaluate it on the val split; one table row."""
+def run_one(
+    base: TrainConfig, arch: str, pos_weight: float, runs: Path, test: str | None = None
+) -> dict:
+    """Train (or resume, or reuse) one run and evaluate it; one table row.
+
+    Scored on every patch of the data set ``test`` when given, else on the val split of the
+    training data set (which also chose the best checkpoint).
+    """
     run = runs / f"{arch}_w{pos_weight:g}"
-    scores_file = run / "eval_val.json"
+    scores_file = run / ("eval_test.json" if test else "eval_val.json")
     summary_file = run / "train_summary.json"
     config = replace(base, arch=arch, pos_weight=pos_weight)
     if not summary_file.is_file():
@@ -44,7 +51,8 @@ def run_one(base: TrainConfig, arch: str, pos_weight: float, runs: Path) -> dict
         # (epochs, time limit...) follows this comparison's settings.
         train(config, run, resume=resume, explicit=set(config.to_dict()))
     if not scores_file.is_file():
-        write_json_atomic(scores_file, evaluate(run, base.dataset, split="val"))
+        scores = evaluate(run, test, split="all") if test else evaluate(run, base.dataset)
+        write_json_atomic(scores_file, scores)
     summary = json.loads(summary_file.read_text())
     scores = json.loads(scores_file.read_text())
     return {
@@ -84,6 +92,7 @@ def compare(
     archs: list[str],
     pos_weights: list[float],
     table2_weight: float = 9.0,
+    test: str | os.PathLike | None = None,
 ) -> dict:
     """Run the comparison and write ``table2.{md,csv}`` and ``table3.{md,csv}`` into ``out``.
 
@@ -99,6 +108,9 @@ def compare(
         Boundary weights of Table 3, all with U-Net.
     table2_weight : float
         Boundary weight of Table 2.
+    test : path or None
+        Held-out data set scored whole (all its patches); None scores the val split of
+        ``base.dataset``.
 
     Returns
     -------
@@ -110,13 +122,16 @@ def compare(
         raise GrainsegError(f"unknown architecture(s) {unknown}; choose from {list(ARCHITECTURES)}")
     if not archs and not pos_weights:
         raise GrainsegError("nothing to compare: give --archs and/or --pos-weights")
+    if test is not None:
+        test = str(test)
+        open_dataset(test).indices("all")  # a bad test set fails before hours of training
     out = ensure_output_dir(out)
     runs = ensure_output_dir(out / "runs")
-    table2 = [run_one(base, arch, table2_weight, runs) for arch in archs]
+    table2 = [run_one(base, arch, table2_weight, runs, test) for arch in archs]
     for row in table2:
         row["paper_params_M"] = PAPER_PARAMETERS_M[row["arch"]]
         row["paper_dice"] = PAPER_TABLE2_DICE[row["arch"]]
-    table3 = [run_one(base, "unet", w, runs) for w in pos_weights]
+    table3 = [run_one(base, "unet", w, runs, test) for w in pos_weights]
     for row in table3:
         paper = PAPER_TABLE3.get(float(row["pos_weight"]), (math.nan,) * 3)
         row["paper_precision"], row["paper_recall"], row["paper_dice"] = paper
