@@ -78,7 +78,7 @@ def main() -> int:
     archs = args.archs.split(",")
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     date = subprocess.run(["date", "-u"], capture_output=True, text=True).stdout.strip()
-    cpu = f"{os.cpu_count()}-core CPU ({platform.processor() or platform.machine()}), shared"
+    cpu = f"{os.cpu_count()}-core CPU ({platform.processor() or platform.machine()})"
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
 
     header = "| architecture | width | parameters (M) | GFLOPs / 512x512 tile | CPU load (1 min) |"
@@ -115,10 +115,9 @@ def main() -> int:
             f"+ Adam, batch {args.batch} of {args.patch} x {args.patch} patches, mean of "
             f"{args.steps} steps after one warm-up. FLOPs: one forward pass of a 512 x 512 tile "
             "(convolutions and matrix products, multiply-add = 2), counted by "
-            "`grainseg.models.count_flops`. CPU figures were measured while other jobs shared "
-            "the machine (the load column: 1-minute load average before the row; the machine has "
-            f"{os.cpu_count()} cores): lower bounds on an idle machine's rate, and rows measured "
-            "under different loads do not compare.",
+            "`grainseg.models.count_flops`. The load column is the 1-minute load average before "
+            f"the row; the machine has {os.cpu_count()} cores, and a load well above that means "
+            "other jobs shared it, so that row's CPU rate is a lower bound.",
             "",
             header,
             rule,

@@ -150,7 +150,7 @@ def main() -> int:
     lines += [
         "",
         f"### Class weight (paper's Table 3), U-Net width 0.125, {args.sweep_minutes:g} min each "
-        f"(batch 8, lr 1e-3 constant), {args.sweep_specimens} specimens ({sweep_counts['train']} "
+        f"(batch 8, lr 1e-3 constant, early stopping with compare's patience of 10 epochs), {args.sweep_specimens} specimens ({sweep_counts['train']} "
         f"train patches), scored on the {on_patches['n_patches']} held-out test patches",
         "",
         "| boundary weight | epochs | precision | recall | Dice | tolerance-F1 (2 px) | ARI | "
