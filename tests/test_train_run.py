@@ -57,6 +57,7 @@ def test_run_directory_contents(full_run, dataset):
     assert "torch" in json.loads((full_run / "versions.json").read_text())
     rows = _rows(full_run)
     assert [int(r["epoch"]) for r in rows] == [0, 1]
+    assert json.loads((full_run / "train_summary.json").read_text())["stopped_by"] == "epochs"
     assert all(float(r["val_loss"]) > 0 for r in rows)
     model, meta = load_model(full_run / "model.pt")
     assert meta["arch"] == "unet" and meta["patch"] == 32 and meta["median_px"] == 3
@@ -201,6 +202,7 @@ def test_time_limit_stops_mid_epoch_validates_and_exports(dataset, tmp_path):
     assert main(["train", str(dataset), "--out", str(run), "--max-time", "0.0001", *TINY]) == 0
     summary = json.loads((run / "train_summary.json").read_text())
     assert summary["steps"] == 1 and summary["epochs_run"] == 1  # of 3 steps per epoch
+    assert summary["stopped_by"] == "time limit"
     assert summary["best_val_loss"] > 0
     assert (run / "checkpoints" / "last.ckpt").is_file()
     _, meta = load_model(run / "model.pt")

@@ -169,6 +169,16 @@ def _trainer_options(config: TrainConfig) -> dict:
     }
 
 
+def _stop_reason(trainer: L.Trainer, early: EarlyStopping, config: TrainConfig,
+                 epochs_run: int) -> str:
+    """Why training ended: "epochs", "early stopping", "time limit" or "interrupted"."""
+    if early.stopped_epoch > 0:
+        return "early stopping"
+    if epochs_run >= config.epochs:
+        return "epochs"
+    return "time limit" if trainer.should_stop and config.max_time_min else "interrupted"
+
+
 def export_best(run: Path, config: TrainConfig, info: dict) -> Path:
     """Write ``RUN/model.pt`` from ``checkpoints/best.ckpt`` (or last.ckpt if no best)."""
     ckpt_dir = run / "checkpoints"
@@ -307,9 +317,10 @@ def train(
         enable_version_counter=False,
         auto_insert_metric_name=False,
     )
+    early = EarlyStopping(monitor="val_loss", mode="min", patience=config.patience)
     all_callbacks = [
         best,
-        EarlyStopping(monitor="val_loss", mode="min", patience=config.patience),
+        early,
         LastCheckpoint(last, config.save_every_steps),
         CsvLog(run / "metrics.csv"),
         FiniteLoss(run),
@@ -353,7 +364,7 @@ def train(
         "last_session_s": session_s,
         "best_epoch": int(rows[best_row]["epoch"]) if best_row is not None else None,
         "best_val_loss": float(val_losses[best_row]) if best_row is not None else None,
-        "stopped_early": bool(trainer.should_stop and len(rows) < config.epochs),
+        "stopped_by": _stop_reason(trainer, early, config, len(rows)),
     }
     write_json_atomic(run / "train_summary.json", summary)
     return summary
