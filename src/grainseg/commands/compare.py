@@ -15,8 +15,9 @@ def add_parser(subparsers) -> None:
         description=(
             "Train every architecture in --archs at boundary weight --table2-weight (Table 2) "
             "and U-Net at every weight in --pos-weights (Table 3), evaluate each on the "
-            "validation split (or on every patch of the held-out data set --test) and write DIR/table2.{md,csv} and DIR/table3.{md,csv} with "
-            "parameter counts, training time and the paper's figures beside ours. Runs live in "
+            "validation split (or on every patch of the held-out data set --test) and write "
+            "DIR/table2.{md,csv} and DIR/table3.{md,csv} with parameter counts, training time "
+            "and the paper's figures beside ours. Runs live in "
             "DIR/runs/ARCH_wWEIGHT; running the command again reuses finished runs and resumes "
             "unfinished ones."
         ),
