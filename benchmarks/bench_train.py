@@ -60,6 +60,21 @@ def make_dataset(pairs: list[str], out: Path, patch: int, val_frac: float) -> No
               "--out", str(out)])
 
 
+def prepare(work: Path, n_train: int, n_test: int, patch: int, sweep_specimens: int) -> dict:
+    """Specimens and data sets in ``work`` (made if missing); their paths by name."""
+    data = work / "specimens"
+    if not (data / "test").is_dir():
+        step(["synth", str(data / "train"), "--n", str(n_train), "--seed", "0", *SYNTH])
+        step(["synth", str(data / "test"), "--n", str(n_test), "--seed", "1000", *SYNTH])
+    train_pairs, test_pairs = prefixes(data / "train"), prefixes(data / "test")
+    paths = {name: work / name for name in ("ds", "ds_sweep", "test_patches", "test_whole")}
+    make_dataset(train_pairs, paths["ds"], patch, 0.1)
+    make_dataset(test_pairs, paths["test_patches"], patch, 0.0)
+    make_dataset(test_pairs, paths["test_whole"], WHOLE_PX, 0.0)
+    make_dataset(train_pairs[:sweep_specimens], paths["ds_sweep"], patch, 0.1)
+    return paths
+
+
 def scores_of(run: Path, test: Path, name: str) -> dict:
     """``grainseg evaluate`` of ``run`` on every patch of ``test`` (cached in RUN/name)."""
     out = run / name
@@ -83,18 +98,9 @@ def main() -> int:
                         help="training specimens of the class-weight sweep")
     args = parser.parse_args()
     work = args.work
-    data = work / "specimens"
-    ds, sweep_ds = work / "ds", work / "ds_sweep"
-    test_patches, test_whole = work / "test_patches", work / "test_whole"
-
-    if not (data / "test").is_dir():
-        step(["synth", str(data / "train"), "--n", str(args.n_train), "--seed", "0", *SYNTH])
-        step(["synth", str(data / "test"), "--n", str(args.n_test), "--seed", "1000", *SYNTH])
-    train_pairs, test_pairs = prefixes(data / "train"), prefixes(data / "test")
-    make_dataset(train_pairs, ds, args.patch, 0.1)
-    make_dataset(test_pairs, test_patches, args.patch, 0.0)
-    make_dataset(test_pairs, test_whole, WHOLE_PX, 0.0)
-    make_dataset(train_pairs[: args.sweep_specimens], sweep_ds, args.patch, 0.1)
+    data = prepare(work, args.n_train, args.n_test, args.patch, args.sweep_specimens)
+    ds, sweep_ds = data["ds"], data["ds_sweep"]
+    test_patches, test_whole = data["test_patches"], data["test_whole"]
 
     weight = "4"
     run = work / f"unet025_w{weight}"

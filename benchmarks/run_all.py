@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-ORDER = ["synth", "ebsd", "register", "models", "train", "train_ablation", "topology", "infer", "grains", "model"]
+ORDER = ["synth", "ebsd", "register", "models", "train", "train_ablation", "table2", "topology", "infer", "grains", "model"]
 
 HEADER = """# Benchmarks
 
