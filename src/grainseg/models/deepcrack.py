@@ -24,6 +24,7 @@ from grainseg.models.layers import (
     VGG16_STAGES,
     check_build_args,
     conv3x3_relu,
+    fuse_and_crop,
     init_fuse,
     init_weights,
     pad_to_multiple,
@@ -103,5 +104,4 @@ class DeepCrack(nn.Module):
             upsample_to(side(torch.cat([enc, dec], dim=1)), size)
             for side, enc, dec in zip(self.side, enc_feats, reversed(dec_feats), strict=True)
         ]
-        sides.append(self.fuse(torch.cat(sides, dim=1)))
-        return [s[..., :h, :w] for s in sides]
+        return fuse_and_crop(sides, self.fuse, h, w)

@@ -54,6 +54,29 @@ def upsample_to(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
 
 
+def fuse_and_crop(
+    sides: list[torch.Tensor], fuse: nn.Module, height: int, width: int
+) -> list[torch.Tensor]:
+    """The side outputs and their fusion, cropped to the unpadded input size.
+
+    Parameters
+    ----------
+    sides : list of (B, 1, H, W) tensors
+        Side-output logits at the padded input size.
+    fuse : nn.Module
+        Maps the side outputs stacked as (B, len(sides), H, W) to the (B, 1, H, W) fused logits.
+    height, width : int
+        Input size before `pad_to_multiple`.
+
+    Returns
+    -------
+    list of (B, 1, height, width) tensors
+        The side outputs, then the fused prediction.
+    """
+    outputs = [*sides, fuse(torch.cat(sides, dim=1))]
+    return [o[..., :height, :width] for o in outputs]
+
+
 def conv3x3_relu(in_channels: int, out_channels: int, dilation: int = 1) -> nn.Sequential:
     """3x3 convolution with bias (same padding) followed by ReLU, the VGG16 unit."""
     return nn.Sequential(

@@ -15,6 +15,7 @@ from torch import nn
 
 from grainseg.models.layers import (
     check_build_args,
+    fuse_and_crop,
     init_fuse,
     init_weights,
     pad_to_multiple,
@@ -76,5 +77,4 @@ class RCF(nn.Module):
                 y = layer(y)
                 summed = summed + red(y)
             sides.append(upsample_to(side(summed), size))
-        sides.append(self.fuse(torch.cat(sides, dim=1)))
-        return [s[..., :h, :w] for s in sides]
+        return fuse_and_crop(sides, self.fuse, h, w)
