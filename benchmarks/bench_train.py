@@ -130,7 +130,7 @@ def main() -> int:
         "Command: `.venv/bin/python benchmarks/bench_train.py`  ",
         f"Machine: 2-core CPU ({platform.machine()}), torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads; 1-min load average {load_before:.2f} before "
-        "training (nothing else ran)  ",
+        "training (from this script's own data preparation; nothing else ran)  ",
         f"Date: {subprocess.run(['date'], capture_output=True, text=True).stdout.strip()}",
         "",
         f"Data: synthetic specimens (`grainseg synth {' '.join(SYNTH)}`); labels are their exact "
