@@ -258,9 +258,15 @@ def test_cosine_schedule_follows_the_time_budget_when_it_ends_first():
 
     trainer = SimpleNamespace(global_step=10, estimated_stepping_batches=100,
                               callbacks=[FixedTimer()])
-    assert CosineDecay(1e-3, max_time_s=60.0).progress(trainer) == pytest.approx(0.75)
-    assert CosineDecay(1e-3, max_time_s=None).progress(trainer) == pytest.approx(0.1)
-    assert CosineDecay(1e-3, max_time_s=30.0).progress(trainer) == 1.0
+
+    def started(max_time_s):
+        decay = CosineDecay(1e-3, max_time_s=max_time_s)
+        decay.on_train_start(trainer, None)
+        return decay
+
+    assert started(60.0).progress(trainer) == pytest.approx(0.75)
+    assert started(None).progress(trainer) == pytest.approx(0.1)
+    assert started(30.0).progress(trainer) == 1.0
 
 
 def test_compare_scores_a_held_out_test_set(dataset, tmp_path, capsys):

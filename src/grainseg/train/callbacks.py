@@ -105,14 +105,16 @@ class CosineDecay(L.Callback):
     def __init__(self, lr: float, max_time_s: float | None) -> None:
         self.lr = lr
         self.max_time_s = max_time_s
+        self._timer: Timer | None = None
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        self._timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
 
     def progress(self, trainer: L.Trainer) -> float:
         """Fraction of the budget used, in [0, 1]."""
         done = trainer.global_step / max(1.0, float(trainer.estimated_stepping_batches))
-        if self.max_time_s:
-            timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
-            if timer is not None:
-                done = max(done, timer.time_elapsed("train") / self.max_time_s)
+        if self.max_time_s and self._timer is not None:
+            done = max(done, self._timer.time_elapsed("train") / self.max_time_s)
         return min(1.0, done)
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
