@@ -37,6 +37,8 @@ from grainseg.cli import main as grainseg
 ROOT = Path(__file__).resolve().parents[1]
 SYNTH = ["--size", "512x512", "--grain-size-um", "2.5", "--pixel-size-um", "0.05"]
 WHOLE_PX = 448
+# Defaults of the data (bench_table2.py reuses the same specimens and data sets).
+N_TRAIN, N_TEST, PATCH_PX, SWEEP_SPECIMENS = 200, 8, 64, 20
 SCORES = ("boundary_f1", "boundary_precision", "boundary_recall", "precision", "recall", "dice",
           "ari", "width_pred_px", "width_true_px", "betti0_grains_error")
 
@@ -87,14 +89,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=ROOT / "bench_out" / "train",
                         help="folder for specimens, data sets and runs")
-    parser.add_argument("--n-train", type=int, default=200, help="training specimens")
-    parser.add_argument("--n-test", type=int, default=8, help="held-out test specimens")
-    parser.add_argument("--patch", type=int, default=64, help="training patch size, px")
+    parser.add_argument("--n-train", type=int, default=N_TRAIN, help="training specimens")
+    parser.add_argument("--n-test", type=int, default=N_TEST, help="held-out test specimens")
+    parser.add_argument("--patch", type=int, default=PATCH_PX, help="training patch size, px")
     parser.add_argument("--minutes", type=float, default=15.0,
                         help="training minutes of the small U-Net")
     parser.add_argument("--sweep-minutes", type=float, default=4.0,
                         help="training minutes per class weight")
-    parser.add_argument("--sweep-specimens", type=int, default=20,
+    parser.add_argument("--sweep-specimens", type=int, default=SWEEP_SPECIMENS,
                         help="training specimens of the class-weight sweep")
     args = parser.parse_args()
     work = args.work
@@ -156,8 +158,9 @@ def main() -> int:
     lines += [
         "",
         f"### Class weight (paper's Table 3), U-Net width 0.125, {args.sweep_minutes:g} min each "
-        f"(batch 8, lr 1e-3 constant, early stopping with compare's patience of 10 epochs), {args.sweep_specimens} specimens ({sweep_counts['train']} "
-        f"train patches), scored on the {on_patches['n_patches']} held-out test patches",
+        "(batch 8, lr 1e-3 constant, early stopping with compare's patience of 10 epochs), "
+        f"{args.sweep_specimens} specimens ({sweep_counts['train']} train patches), scored on "
+        f"the {on_patches['n_patches']} held-out test patches",
         "",
         "| boundary weight | epochs | precision | recall | Dice | tolerance-F1 (2 px) | ARI | "
         "paper precision | paper recall | paper Dice |",

@@ -11,9 +11,9 @@ ORDER = 50
 # options were given explicitly.
 _OPTIONS = {
     "arch": str, "width": float, "pos_weight": float, "lr": float, "lr_schedule": str,
-    "batch": int, "epochs": int, "patience": int, "devices": str, "precision": str, "seed": int, "dropout": float,
-    "weight_decay": float, "max_time_min": float, "init": str, "topo_lambda": float,
-    "topo_loss": str, "workers": int, "save_every_steps": int,
+    "batch": int, "epochs": int, "patience": int, "devices": str, "precision": str, "seed": int,
+    "dropout": float, "weight_decay": float, "max_time_min": float, "init": str,
+    "topo_lambda": float, "topo_loss": str, "workers": int, "save_every_steps": int,
 }
 
 
