@@ -1,9 +1,9 @@
-"""Fuzz the file readers: mutated .ang, .ctf, .cpr/.crc, .osc, EDAX .h5 and TIFF files may only
-raise GrainsegError.
+"""Fuzz the file readers: mutated .ang, .ctf, .cpr/.crc, .osc, EDAX .h5, .h5oina and TIFF files
+may only raise GrainsegError.
 
 Seeds are small valid files (written here with the synth writers, cut from the real .cpr/.crc
-pair, the .osc and OIM .h5 fixtures of tests/data/ebsd, and a TIFF carrying the real FEI
-metadata block). Mutations: truncation, byte flips, number tokens replaced by odd values,
+pair, the .osc and OIM .h5 fixtures of tests/data/ebsd, a spec-built .h5oina, and a TIFF
+carrying the real FEI metadata block). Mutations: truncation, byte flips, number tokens replaced by odd values,
 dropped and duplicated lines; for HDF5 also datasets removed, shortened or filled with odd
 values. Whatever the reader returns
 must be a sane map / image. ``GRAINSEG_FUZZ_EXAMPLES`` sets the examples per reader (default 150;
@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tifffile
+from helpers.h5oina import COLS, ROWS, write_h5oina
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -101,6 +102,12 @@ def seeds(tmp_path_factory, request) -> dict[str, bytes | tuple[bytes, bytes]]:
     out["tif"] = [(folder / n).read_bytes() for n in ("fei.tif", "rgb.tif", "f.tif")]
     out["osc"] = (DATA / "copper_hex_crop.osc").read_bytes()
     out["oim.h5"] = (DATA / "edax_ni_oim_crop.h5").read_bytes()
+    rng = np.random.default_rng(8)
+    euler = rng.uniform(0, 3, (ROWS, COLS, 3))
+    euler[0, -2:] = np.nan  # outside the acquisition area
+    phase = rng.integers(0, 3, (ROWS, COLS))
+    phase[1, 1] = 1
+    out["h5oina"] = write_h5oina(folder / "s.h5oina", euler, phase).read_bytes()
     return out
 
 
@@ -219,8 +226,9 @@ def _mutate_hdf5(h5, draw) -> None:
     h5.visititems(lambda name, item: names.append(name) if hasattr(item, "shape") else None)
     name = names[draw(st.integers(0, len(names) - 1))]
     op = draw(st.sampled_from(["delete", "shorten", "odd", "odd", "rename"]))
-    if op == "rename" and "Scan_1" in h5:
-        h5.move("Scan_1", draw(st.sampled_from(["Scan 1", "x", "Scan_10"])))
+    top = [key for key in h5 if hasattr(h5[key], "keys")]
+    if op == "rename" and top:
+        h5.move(top[0], draw(st.sampled_from(["Scan 1", "x", "2"])))
         return
     if name not in h5:  # its scan was renamed
         return
@@ -239,22 +247,23 @@ def _mutate_hdf5(h5, draw) -> None:
     h5[name] = values
 
 
-def test_fuzz_edax_h5(seeds, tmp_path_factory):
+@pytest.mark.parametrize("kind", ["oim.h5", "h5oina"])
+def test_fuzz_hdf5_ebsd(seeds, tmp_path_factory, kind):
     import h5py
 
-    path = tmp_path_factory.mktemp("fuzz_h5") / "m.h5"
-    assert read_ebsd(_write(path, seeds["oim.h5"])).indexed.any()
+    path = tmp_path_factory.mktemp(f"fuzz_{kind.replace('.', '_')}") / f"m.{kind.split('.')[-1]}"
+    assert read_ebsd(_write(path, seeds[kind])).indexed.any()
 
     @FUZZ
     @given(data=st.data())
     def run(data):
-        _write(path, seeds["oim.h5"])
+        _write(path, seeds[kind])
         if data.draw(st.booleans()):
             with h5py.File(path, "r+") as h5:
                 for _ in range(data.draw(st.integers(1, 3))):
                     _mutate_hdf5(h5, data.draw)
         else:
-            _write(path, data.draw(mutate_binary(seeds["oim.h5"])))
+            _write(path, data.draw(mutate_binary(seeds[kind])))
         _check_ebsd(path)
 
     run()

@@ -15,6 +15,7 @@ ang       EDAX/TSL .ang (square and hexagonal grids)    yes
 osc       EDAX/TSL .osc binary scan file                no
 ctf       Oxford .ctf                                   yes
 cpr_crc   Oxford .cpr + .crc binary pair                no
+h5oina    Oxford .h5oina (AZtec)                        no
 edax_h5   EDAX OIM Analysis .h5 (one or more scans)     no
 h5ebsd    other HDF5, read by orix (Bruker, EMsoft)     no
 ========  ============================================  ==========
@@ -26,10 +27,10 @@ import os
 from pathlib import Path
 
 from grainseg.errors import input_error
-from grainseg.io.ebsd import ang, cpr_crc, ctf, edax_h5, h5ebsd, osc
+from grainseg.io.ebsd import ang, cpr_crc, ctf, edax_h5, h5ebsd, h5oina, osc
 from grainseg.io.ebsd.map import EBSDMap, Phase
 
-PLUGINS = (ang, osc, ctf, cpr_crc, edax_h5, h5ebsd)
+PLUGINS = (ang, osc, ctf, cpr_crc, h5oina, edax_h5, h5ebsd)
 SUPPORTED_SUFFIXES = tuple(dict.fromkeys(s for plugin in PLUGINS for s in plugin.EXTENSIONS))
 WRITABLE_SUFFIXES = tuple(
     dict.fromkeys(s for plugin in PLUGINS if hasattr(plugin, "write") for s in plugin.EXTENSIONS)
@@ -59,10 +60,12 @@ def read_ebsd(path: str | os.PathLike, scan: str | None = None) -> EBSDMap:
     Parameters
     ----------
     path : str or Path
-        ``.ang``, ``.ctf``, ``.cpr`` or ``.crc`` (the pair must sit side by side), or an HDF5
-        file orix reads (``.h5``, ``.hdf5``, ``.h5ebsd``).
+        ``.ang``, ``.osc``, ``.ctf``, ``.cpr`` or ``.crc`` (the pair must sit side by side),
+        ``.h5oina``, an EDAX OIM ``.h5``, or another HDF5 file orix reads (``.h5``, ``.hdf5``,
+        ``.h5ebsd``).
     scan : str, optional
-        The scan to read from a file that holds several (EDAX OIM .h5); default the first.
+        The scan to read from a file that holds several (EDAX OIM .h5 scan, .h5oina slice);
+        default the first.
 
     Returns
     -------
@@ -84,7 +87,7 @@ def read_ebsd(path: str | os.PathLike, scan: str | None = None) -> EBSDMap:
         ebsd_map = plugin.read(path, scan=scan)
     elif scan is not None:
         raise input_error(path, f"holds one map; a scan name ({scan!r}) applies only to files "
-                                "with several scans (EDAX .h5)")
+                                "with several scans (EDAX .h5, .h5oina)")
     else:
         ebsd_map = plugin.read(path)
     if not ebsd_map.indexed.any():
