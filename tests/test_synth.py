@@ -358,7 +358,7 @@ def test_cli_unwritable_out_dir_exits_2(tmp_path, capsys):
 
 
 def test_format_table_matches_printf():
-    from grainseg.io.ebsd_write import format_table
+    from grainseg.io.ebsd.common import format_table
 
     rng = np.random.default_rng(0)
     a = rng.uniform(-400, 400, 2000)

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 from orix.quaternion import Rotation
 
-from grainseg.ebsd.map import EBSDMap
 from grainseg.errors import GrainsegError
 from grainseg.io.atomic import atomic_path, ensure_output_dir, write_json_atomic
-from grainseg.io.ebsd_write import write_ebsd
+from grainseg.io.ebsd import write_ebsd
+from grainseg.io.ebsd.map import EBSDMap
 from grainseg.io.tiff import write_tiff
 from grainseg.synth.drift import EbsdFrame, random_frame
 from grainseg.synth.ebsd_sim import simulate_ebsd
