@@ -19,10 +19,9 @@ import tifffile
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from grainseg.ebsd.map import EBSDMap, Phase
 from grainseg.errors import GrainsegError
-from grainseg.io.ebsd import read_ebsd
-from grainseg.io.ebsd_write import write_ang, write_ctf
+from grainseg.io.ebsd import read_ebsd, write_ebsd
+from grainseg.io.ebsd.map import EBSDMap, Phase
 from grainseg.io.tiff import read_micrograph
 
 N_EXAMPLES = int(os.environ.get("GRAINSEG_FUZZ_EXAMPLES", "150"))
@@ -73,8 +72,8 @@ def seeds(tmp_path_factory, request) -> dict[str, bytes | tuple[bytes, bytes]]:
     """Seed file contents by kind."""
     folder = tmp_path_factory.mktemp("seeds")
     ebsd = _small_map()
-    write_ang(folder / "s.ang", ebsd)
-    write_ctf(folder / "s.ctf", ebsd)
+    write_ebsd(folder / "s.ang", ebsd)
+    write_ebsd(folder / "s.ctf", ebsd)
     out: dict = {
         "ang": (folder / "s.ang").read_bytes(),
         "hex.ang": _hex_ang(),
