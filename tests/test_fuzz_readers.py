@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tifffile
+from helpers.bruker import write_bruker_h5
 from helpers.h5oina import COLS, ROWS, write_h5oina
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -108,6 +109,9 @@ def seeds(tmp_path_factory, request) -> dict[str, bytes | tuple[bytes, bytes]]:
     phase = rng.integers(0, 3, (ROWS, COLS))
     phase[1, 1] = 1
     out["h5oina"] = write_h5oina(folder / "s.h5oina", euler, phase).read_bytes()
+    bruker = write_bruker_h5(folder / "b.h5", rng.uniform(0, 180, (4, 5, 3)),
+                             (rng.random((4, 5)) < 0.8).astype(int))
+    out["bruker.h5"] = bruker.read_bytes()
     return out
 
 
@@ -232,9 +236,9 @@ def _mutate_hdf5(h5, draw) -> None:
         return
     if name not in h5:  # its scan was renamed
         return
-    values = h5[name][()]
+    values = np.asarray(h5[name][()])
     del h5[name]
-    if op == "delete":
+    if op == "delete" or (op == "shorten" and values.ndim == 0):
         return
     if op == "shorten":
         h5[name] = values[: draw(st.integers(0, max(len(values) - 1, 0)))]
@@ -247,7 +251,7 @@ def _mutate_hdf5(h5, draw) -> None:
     h5[name] = values
 
 
-@pytest.mark.parametrize("kind", ["oim.h5", "h5oina"])
+@pytest.mark.parametrize("kind", ["oim.h5", "h5oina", "bruker.h5"])
 def test_fuzz_hdf5_ebsd(seeds, tmp_path_factory, kind):
     import h5py
 
