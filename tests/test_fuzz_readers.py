@@ -1,5 +1,5 @@
-"""Fuzz the file readers: mutated .ang, .ctf, .cpr/.crc, .osc, EDAX .h5, .h5oina and TIFF files
-may only raise GrainsegError.
+"""Fuzz the file readers: mutated .ang, .ctf, .cpr/.crc, .osc, EDAX .h5, Bruker .h5, .h5oina,
+TIFF, PNG, JPEG and BMP files may only raise GrainsegError.
 
 Seeds are small valid files (written here with the synth writers, cut from the real .cpr/.crc
 pair, the .osc and OIM .h5 fixtures of tests/data/ebsd, a spec-built .h5oina, and a TIFF
@@ -101,6 +101,16 @@ def seeds(tmp_path_factory, request) -> dict[str, bytes | tuple[bytes, bytes]]:
     tifffile.imwrite(folder / "f.tif", np.linspace(0, 1, 64, dtype=np.float32).reshape(8, 8),
                      compression="zlib")
     out["tif"] = [(folder / n).read_bytes() for n in ("fei.tif", "rgb.tif", "f.tif")]
+    from PIL import Image
+
+    grey16 = np.random.default_rng(1).integers(0, 65535, (9, 11), dtype=np.uint16)
+    for kind, arrays in (("png", [image[:9, :10].astype(np.uint8), grey16]),
+                         ("jpg", [image[:9, :10].astype(np.uint8)]),
+                         ("bmp", [image[:9, :10].astype(np.uint8)])):
+        out[kind] = []
+        for k, array in enumerate(arrays):
+            Image.fromarray(array).save(folder / f"r{k}.{kind}")
+            out[kind].append((folder / f"r{k}.{kind}").read_bytes())
     out["osc"] = (DATA / "copper_hex_crop.osc").read_bytes()
     out["oim.h5"] = (DATA / "edax_ni_oim_crop.h5").read_bytes()
     rng = np.random.default_rng(8)
@@ -273,14 +283,15 @@ def test_fuzz_hdf5_ebsd(seeds, tmp_path_factory, kind):
     run()
 
 
-def test_fuzz_tiff(seeds, tmp_path_factory):
-    path = tmp_path_factory.mktemp("fuzz_tif") / "m.tif"
-    assert read_micrograph(_write(path, seeds["tif"][0])).pixel_size_um > 0
+@pytest.mark.parametrize("kind", ["tif", "png", "jpg", "bmp"])
+def test_fuzz_micrograph(seeds, tmp_path_factory, kind):
+    path = tmp_path_factory.mktemp(f"fuzz_{kind}") / f"m.{kind}"
+    assert read_micrograph(_write(path, seeds[kind][0])).image.size
 
     @FUZZ
     @given(data=st.data())
     def run(data):
-        seed = seeds["tif"][data.draw(st.integers(0, len(seeds["tif"]) - 1))]
+        seed = seeds[kind][data.draw(st.integers(0, len(seeds[kind]) - 1))]
         _write(path, data.draw(mutate_binary(seed)))
         try:
             m = read_micrograph(path)
