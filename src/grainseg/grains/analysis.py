@@ -17,7 +17,7 @@ from grainseg.errors import GrainsegError, input_error
 from grainseg.grains.astm import fill_boundaries, heyn_intercept, jeffries_planimetric
 from grainseg.grains.distance import common_grid, js_distance_histograms, js_distance_pdfs
 from grainseg.grains.fits import Fit, fit_beta, fit_exponential, fit_lognormal
-from grainseg.grains.measure import grain_table, grains_from_boundaries
+from grainseg.grains.measure import grain_table, grains_from_boundaries, label_edges
 from grainseg.grains.width import boundary_widths_px, width_difference_px, width_summary
 from grainseg.io.tiff import NO_PIXEL_SIZE_NOTE, read_micrograph
 
@@ -97,9 +97,7 @@ def grain_map_from_array(array: np.ndarray, pixel_size_um: float | None = None,
         if (ids == 0).any():
             boundary = ids == 0
         else:  # grains touch directly: the boundary is the 1-px line where the label changes
-            boundary = np.zeros(ids.shape, bool)
-            boundary[:, :-1] |= ids[:, :-1] != ids[:, 1:]
-            boundary[:-1, :] |= ids[:-1, :] != ids[1:, :]
+            boundary = label_edges(ids)
             kind = "grain-ID image (no boundary pixels; boundaries drawn where labels change)"
     else:
         raise input_error(where, f"expected a boundary mask or integer grain IDs, got {array.dtype}")
