@@ -38,12 +38,15 @@ def add_parser(subparsers) -> None:
                         help="model.pt, training run directory or .ckpt "
                              "(default: the model shipped with grainseg)")
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
-    parser.add_argument("--tile", type=int, default=512, metavar="PX",
-                        help="largest tile side in pixels (default 512)")
-    parser.add_argument("--overlap", type=float, default=0.25,
+    parser.add_argument("--tile", type=int, default=None, metavar="PX",
+                        help="largest tile side in pixels (default: chosen for the device, "
+                             "1024 on a CPU; see docs/segment.md)")
+    parser.add_argument("--overlap", type=float, default=None,
                         help="smallest tile overlap as a fraction of --tile, 0 to 0.5 "
-                             "(default 0.25)")
-    parser.add_argument("--batch", type=int, default=8, help="tiles per forward pass (default 8)")
+                             "(default: 64 pixels)")
+    parser.add_argument("--batch", type=int, default=None,
+                        help="tiles per forward pass (default: 1 on a CPU, as many as fit in "
+                             "half the free memory on a GPU)")
     parser.add_argument("--threshold", type=float, default=0.5,
                         help="probability below which a pixel is grain interior (default 0.5)")
     parser.add_argument("--min-grain-px", type=int, default=20, metavar="N",
@@ -58,11 +61,11 @@ def add_parser(subparsers) -> None:
 def _check_args(args: argparse.Namespace) -> None:
     from grainseg.errors import GrainsegError
 
-    if args.tile < 16:
+    if args.tile is not None and args.tile < 16:
         raise GrainsegError(f"--tile {args.tile}: must be at least 16 pixels")
-    if not 0.0 <= args.overlap <= 0.5:
+    if args.overlap is not None and not 0.0 <= args.overlap <= 0.5:
         raise GrainsegError(f"--overlap {args.overlap}: must be between 0 and 0.5")
-    if args.batch < 1:
+    if args.batch is not None and args.batch < 1:
         raise GrainsegError(f"--batch {args.batch}: must be at least 1")
     if not 0.0 < args.threshold < 1.0:
         raise GrainsegError(f"--threshold {args.threshold}: must be between 0 and 1")
@@ -80,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
         default_model_path,
         load_predictor,
         overlay_rgb,
+        plan_tiling,
         resolve_device,
         segment_image,
     )
@@ -94,8 +98,9 @@ def run(args: argparse.Namespace) -> int:
     model_path = args.model if args.model is not None else default_model_path()
     predict, meta = load_predictor(model_path, device)
     median_px = int(meta.get("median_px", 3))
-    settings = dict(median_px=median_px, tile_px=args.tile, overlap=args.overlap,
-                    batch=args.batch, multiple=SIZE_MULTIPLE, threshold=args.threshold,
+    plan = plan_tiling(predict, device, args.tile, args.overlap, args.batch)
+    settings = dict(median_px=median_px, tile_px=plan.tile_px, overlap=plan.overlap,
+                    batch=plan.batch, multiple=SIZE_MULTIPLE, threshold=args.threshold,
                     min_grain_px=args.min_grain_px)
 
     records: list[dict] = []
