@@ -91,3 +91,49 @@ def test_h5oina_damaged_files_are_refused(tmp_path, two_phase_map):
     (tmp_path / "cut.h5oina").write_bytes(path.read_bytes()[:2000])
     with pytest.raises(GrainsegError, match=r"cut\.h5oina: damaged or unreadable HDF5"):
         read_ebsd(tmp_path / "cut.h5oina")
+
+
+def test_labels_from_h5oina_use_its_electron_image_and_bounding_box(tmp_path):
+    """A site built from a synthetic EBSD map: its grains, 3 px per point, drawn into a larger
+    BSE image at (48, 40) px, and the map's bounding box saying so. `grainseg labels --ebsd
+    X.h5oina` (no --sem) draws the labels on that image where the grains are."""
+    import json
+
+    from grainseg.cli import main
+    from grainseg.ebsd.grains import reconstruct_grains
+    from grainseg.grains.measure import label_edges
+    from grainseg.io.tiff import read_mask
+    from grainseg.metrics.boundary import tolerance_counts, tolerance_scores
+    from grainseg.synth import generate_specimen
+
+    ebsd = generate_specimen(256, 320, 33, grain_size_um=3.0, max_drift_px=0.0).ebsd
+    grains = np.kron(reconstruct_grains(ebsd, 10.0), np.ones((3, 3), np.int64))
+    rng = np.random.default_rng(5)
+    site = rng.uniform(8000, 50000, grains.max() + 1)[grains] + rng.normal(0, 1500, grains.shape)
+    canvas = np.full((336, 432), 30000.0)
+    y0, x0 = 40, 48
+    canvas[y0:y0 + grains.shape[0], x0:x0 + grains.shape[1]] = site
+    canvas = np.clip(canvas, 0, 65535).astype(np.uint16)
+    height, width = canvas.shape
+    euler = Rotation(ebsd.quaternions.reshape(-1, 4).astype(np.float64)).to_euler()
+    path = write_h5oina(
+        tmp_path / "site.h5oina", euler.reshape(*ebsd.shape, 3),
+        np.where(ebsd.indexed, ebsd.phase_ids + 1, 0), phases=(("Iron fcc", 11, "m-3m"),),
+        images={"BSE": canvas}, image_step_um=ebsd.step_um / 3, step_um=ebsd.step_um,
+        relative_offset=(x0 / width, y0 / height),
+        relative_size=(grains.shape[1] / width, grains.shape[0] / height),
+    )
+    truth = np.zeros(canvas.shape, bool)
+    truth[y0:y0 + grains.shape[0], x0:x0 + grains.shape[1]] = label_edges(grains)
+    for register in ("none", "auto"):
+        out = tmp_path / register
+        assert main(["labels", "--ebsd", str(path), "--out", str(out), "--register",
+                     register]) == 0
+        report = json.loads((out / "registration.json").read_text())
+        assert report["sem_shape_px"] == [height, width] and "BSE" in report["sem_source"]
+        assert report["score_after"] >= report["score_threshold"]
+        label, ignore = read_mask(out / "label.tif") > 0, read_mask(out / "ignore.tif") > 0
+        assert ignore[:y0 - 2].all() and not ignore[y0 + 20:y0 + 200, x0 + 20:x0 + 280].any()
+        f1 = tolerance_scores(tolerance_counts(label, truth, 2.0, valid=~ignore))["boundary_f1"]
+        assert f1 > 0.9, (register, f1)
+        assert (out / "sem.tif").is_file()  # the folder is a data set pair

@@ -24,6 +24,7 @@ def write_h5oina(
     phases=(("Iron fcc", 11, "m-3m"), ("Titanium", 9, "6/mmm")),
     images: dict[str, np.ndarray] | None = None,
     image_step_um: float = 0.1,
+    step_um: float = STEP_UM,
     relative_offset=(0.25, 0.125),
     relative_size=(0.5, 0.375),
 ) -> Path:
@@ -41,7 +42,7 @@ def write_h5oina(
         data, header = ebsd.create_group("Data"), ebsd.create_group("Header")
         data["Phase"] = phase.reshape(-1, 1).astype(np.uint8)
         data["Euler"] = euler_rad.reshape(-1, 3).astype(np.float32)
-        y, x = np.mgrid[0:rows, 0:cols] * STEP_UM
+        y, x = np.mgrid[0:rows, 0:cols] * step_um
         data["X"] = x.reshape(-1, 1).astype(np.float32)
         data["Y"] = y.reshape(-1, 1).astype(np.float32)
         data["Band Contrast"] = np.full((rows * cols, 1), 120, np.uint8)
@@ -49,7 +50,7 @@ def write_h5oina(
         for key, value in (("X Cells", cols), ("Y Cells", rows)):
             header[key] = np.array([value], np.int32)
         for key in ("X Step", "Y Step"):
-            header[key] = np.array([STEP_UM], np.float32)
+            header[key] = np.array([step_um], np.float32)
         header["Relative Offset"] = np.array([relative_offset], np.float32)
         header["Relative Size"] = np.array([relative_size], np.float32)
         for k, (name, number, symbol) in enumerate(phases, start=1):

@@ -24,10 +24,15 @@ def add_parser(subparsers) -> None:
             "scoring below the threshold writes nothing unless --force."
         ),
     )
-    parser.add_argument("--sem", type=Path, required=True, metavar="SEM.tif",
-                        help="SEM image (TIFF with its pixel size, or give --pixel-size-um)")
+    parser.add_argument("--sem", type=Path, default=None, metavar="SEM.tif",
+                        help="SEM image (TIFF, PNG, JPEG, BMP with its pixel size, or give "
+                             "--pixel-size-um); optional with an .h5oina map, whose electron "
+                             "image (BSE, FSE or SE) and map bounding box are used instead")
     parser.add_argument("--ebsd", type=Path, required=True, metavar="MAP",
-                        help="EBSD map of the same area: .ang, .ctf, .cpr (+ .crc) or HDF5")
+                        help="EBSD map of the same area: .ang, .osc, .ctf, .cpr (+ .crc), "
+                             ".h5oina or HDF5")
+    parser.add_argument("--scan", default=None, metavar="NAME",
+                        help="scan (EDAX .h5) or slice (.h5oina) to read; default the first")
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
     parser.add_argument("--register", choices=("auto", "affine", "none"), default="auto",
                         help="auto: affine + drift (default); affine: no drift; none: the "
@@ -88,10 +93,12 @@ def run(args: argparse.Namespace) -> int:
     from grainseg.errors import GrainsegError
     from grainseg.io.atomic import atomic_path, ensure_output_dir, write_json_atomic
     from grainseg.io.ebsd import read_ebsd
+    from grainseg.io.ebsd.h5oina import read_electron_image
     from grainseg.io.tiff import read_micrograph, write_tiff
     from grainseg.labels import label_source, render_labels
     from grainseg.preprocess import data_bar_start_row, preprocess_sem
     from grainseg.register import (
+        box_mapping,
         check_registration,
         nominal_mapping,
         read_point_pairs,
@@ -103,12 +110,25 @@ def run(args: argparse.Namespace) -> int:
         raise GrainsegError(f"--width-px must be at least 1, got {args.width_px}")
     if args.pixel_size_um is not None and not args.pixel_size_um > 0:
         raise GrainsegError(f"--pixel-size-um must be positive, got {args.pixel_size_um}")
-    micrograph = read_micrograph(args.sem)
+    ebsd = read_ebsd(args.ebsd, scan=args.scan)
+    start = None
+    if args.sem is not None:
+        micrograph = read_micrograph(args.sem)
+    elif args.ebsd.suffix.lower() == ".h5oina":
+        micrograph, box = read_electron_image(args.ebsd, scan=args.scan)
+        if box is not None:  # where the instrument put the map in its own image
+            start = box_mapping(box.x0_px, box.y0_px, box.width_px, box.height_px, ebsd.shape)
+            if micrograph.pixel_size_um is None:
+                micrograph.pixel_size_um = ebsd.step_um * ebsd.shape[1] / box.width_px
+    else:
+        raise GrainsegError(f"{args.ebsd}: give the SEM image with --sem (only an .h5oina map "
+                            "carries its electron image)")
+    sem_path = args.sem if args.sem is not None else args.out / "sem.tif"
     pixel_size_um = args.pixel_size_um or micrograph.pixel_size_um
     if pixel_size_um is None:
-        raise GrainsegError(f"{args.sem}: the file does not give its pixel size; use --pixel-size-um")
+        raise GrainsegError(f"{sem_path}: the file does not give its pixel size; use "
+                            "--pixel-size-um")
     points = read_point_pairs(args.points) if args.points is not None else None
-    ebsd = read_ebsd(args.ebsd)
     source = label_source(ebsd, args.lagb, args.hagb, twins=args.twins == "include")
     if not source.usable.any():
         raise GrainsegError(f"{args.ebsd}: no indexed point belongs to a grain; nothing to label")
@@ -122,9 +142,10 @@ def run(args: argparse.Namespace) -> int:
     valid[:bar_row] = True
     sem_px_per_point = ebsd.step_um / pixel_size_um
     registration = register_ebsd(
-        sem, valid, source.segments, sem_px_per_point, args.register, points, progress=True
+        sem, valid, source.segments, sem_px_per_point, args.register, points, progress=True,
+        initial=start,
     )
-    check_registration(registration, force=args.force, sem_path=args.sem,
+    check_registration(registration, force=args.force, sem_path=sem_path,
                        ebsd_path=args.ebsd)
 
     valid_rows = bar_row if bar_row < height else None
@@ -132,11 +153,13 @@ def run(args: argparse.Namespace) -> int:
         registration.mapping, (height, width), source, args.width_px, valid_rows
     )
     before, _, _ = render_labels(
-        nominal_mapping(sem_px_per_point), (height, width), source, 1, valid_rows
+        start or nominal_mapping(sem_px_per_point), (height, width), source, 1, valid_rows
     )
     after, _, _ = render_labels(registration.mapping, (height, width), source, 1, valid_rows)
 
     out = ensure_output_dir(args.out)
+    if args.sem is None:  # the folder names its SEM image, as a data set pair needs
+        write_tiff(sem_path, image, pixel_size_um)
     write_tiff(out / "label.tif", label, pixel_size_um)
     write_tiff(out / "ignore.tif", ignore, pixel_size_um)
     write_tiff(out / "grain_ids.tif", grain_ids, pixel_size_um)
@@ -144,7 +167,8 @@ def run(args: argparse.Namespace) -> int:
         with atomic_path(out / name) as tmp:
             plt.imsave(tmp, overlay_rgb(sem, lines), format="png")
     report = {
-        "sem_path": str(Path(args.sem).resolve()),
+        "sem_path": str(Path(sem_path).resolve()),
+        "sem_source": micrograph.notes[0] if args.sem is None else str(args.sem),
         "ebsd_path": str(Path(args.ebsd).resolve()),
         "sem_shape_px": [height, width],
         "ebsd_shape_points": list(ebsd.shape),
@@ -170,7 +194,7 @@ def run(args: argparse.Namespace) -> int:
     doubtful = registration.score_after < report["score_threshold"]
     note = " (doubtful, written with --force)" if doubtful else ""
     print(
-        f"registered {args.ebsd.name} on {args.sem.name} ({registration.method}): score "
+        f"registered {args.ebsd.name} on {sem_path.name} ({registration.method}): score "
         f"{registration.score_before:.2f} -> {registration.score_after:.2f}{note}, drift "
         f"mean {registration.drift['drift_mean_px']:.1f} px, p95 "
         f"{registration.drift['drift_p95_px']:.1f} px, max {registration.drift['drift_max_px']:.1f}"

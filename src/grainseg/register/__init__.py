@@ -6,7 +6,12 @@ axis, or a mapping fitted to control points; the result carries the alignment sc
 after. See `grainseg.register.mapping` for the coordinate conventions.
 """
 
-from grainseg.register.mapping import AffineDriftMapping, PixelMapping, nominal_mapping
+from grainseg.register.mapping import (
+    AffineDriftMapping,
+    PixelMapping,
+    box_mapping,
+    nominal_mapping,
+)
 from grainseg.register.pipeline import (
     Registration,
     check_registration,
@@ -22,6 +27,7 @@ __all__ = [
     "PixelMapping",
     "Registration",
     "alignment_score",
+    "box_mapping",
     "check_registration",
     "mapping_from_points",
     "nominal_mapping",

@@ -106,6 +106,17 @@ def nominal_mapping(sem_px_per_point: float) -> AffineDriftMapping:
     return AffineDriftMapping(np.array([[s, 0.0, 0.5 * s - 0.5], [0.0, s, 0.5 * s - 0.5]]))
 
 
+def box_mapping(x0_px: float, y0_px: float, width_px: float, height_px: float,
+                map_shape: tuple[int, int]) -> AffineDriftMapping:
+    """The mapping that puts an EBSD map of ``map_shape`` (rows, cols) points into the SEM box
+    with top-left corner (``x0_px``, ``y0_px``) and size ``width_px`` x ``height_px`` (pixel
+    edges; as instruments record where a map lies in their electron image)."""
+    rows, cols = map_shape
+    sx, sy = cols / width_px, rows / height_px
+    return AffineDriftMapping(np.array([[sx, 0.0, (0.5 - x0_px) * sx - 0.5],
+                                        [0.0, sy, (0.5 - y0_px) * sy - 0.5]]))
+
+
 def pixel_grid(shape: tuple[int, int], stride: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """``(x, y)`` float64 coordinate arrays of an (H, W) SEM grid, every ``stride`` pixels."""
     ys, xs = np.mgrid[0 : shape[0] : stride, 0 : shape[1] : stride]

@@ -116,6 +116,7 @@ def register_ebsd(
     method: str = "auto",
     points: tuple[np.ndarray, np.ndarray] | None = None,
     progress: bool = False,
+    initial: AffineDriftMapping | None = None,
 ) -> Registration:
     """Register an EBSD segment map to an SEM image.
 
@@ -136,6 +137,10 @@ def register_ebsd(
         Control-point pairs (`grainseg.register.points.read_point_pairs`).
     progress : bool
         Show progress bars.
+    initial : AffineDriftMapping, optional
+        Where the files place the map (e.g. the bounding box an .h5oina records in its
+        electron image): used instead of the nominal mapping for the score before and for
+        ``method="none"``, and refined as the first candidate of the global search.
 
     Returns
     -------
@@ -146,7 +151,7 @@ def register_ebsd(
         raise GrainsegError(f"--register must be one of {', '.join(METHODS)}, got {method!r}")
     start = time.perf_counter()
     smooth = smooth_valid(sem, valid, SCORE_SIGMA_PX)
-    nominal = nominal_mapping(sem_px_per_point)
+    nominal = initial if initial is not None else nominal_mapping(sem_px_per_point)
     score_before, _ = alignment_score(smooth, valid, segments, nominal)
     candidates: list[dict] = []
     if points is not None:
@@ -157,9 +162,8 @@ def register_ebsd(
         mapping, used = nominal, "none"
     else:
         starts, candidates = search_global(sem, valid, segments, sem_px_per_point)
-        start_mapping = _best_start(
-            sem, valid, segments, starts[:N_STARTS], smooth, sem_px_per_point
-        )
+        starts = ([initial] if initial is not None else []) + starts[:N_STARTS]
+        start_mapping = _best_start(sem, valid, segments, starts, smooth, sem_px_per_point)
         mapping = refine_mapping(
             sem, valid, segments, start_mapping, drift=method == "auto", progress=progress
         )
