@@ -13,7 +13,7 @@ Parts (``--parts``, default all):
 - ``small``: a real 1024 x 954 SEM image (data bar included) through `segment_image` with the
   width-0.25 U-Net, end to end; the post-processing is also timed on a realistic probability map
   (the untrained network's output is nearly flat, which post-processes unrealistically fast).
-- ``mosaic``: a 20000 x 20000 uint8 TIFF (``--mosaic-px``) through `segment_tiff_large` with a
+- ``mosaic``: a 20000 x 20000 uint8 TIFF (``--mosaic-px``) through `segment_large` with a
   cheap gradient "model", in a child process whose peak resident memory is reported.
 
 Writes benchmarks/results/infer.md. Run: ``.venv/bin/python benchmarks/bench_infer.py``
@@ -38,7 +38,7 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 from skimage.segmentation import find_boundaries
 
-from grainseg.infer.large import TiffBands, segment_tiff_large
+from grainseg.infer.large import TiffBands, segment_large
 from grainseg.infer.postprocess import probability_to_network
 from grainseg.infer.segment import load_predictor, model_predictor, segment_image
 from grainseg.infer.tiling import axis_tiling, choose_tiling, predict_tiled
@@ -221,7 +221,7 @@ def mosaic_worker(size_px: int, folder: Path) -> dict:
     outputs = {key: folder / f"mosaic_{key}.{'png' if key == 'overlay' else 'tif'}"
                for key in ("probability", "boundaries", "grain_ids", "overlay")}
     start = time.perf_counter()
-    info = segment_tiff_large(path, gradient_predictor, outputs, tile_px=1024, overlap=0.0625,
+    info = segment_large(path, gradient_predictor, outputs, tile_px=1024, overlap=0.0625,
                               batch=4, progress=True)
     seconds = time.perf_counter() - start
     return {"size_px": size_px, "seconds": seconds, "n_grains": int(info["n_grains"]),
@@ -239,7 +239,7 @@ def part_mosaic(size_px: int) -> list[str]:
     result = json.loads(child.stdout.strip().splitlines()[-1])
     print(f"mosaic: {result}", flush=True)
     return [
-        f"`segment_tiff_large` on a {size_px} x {size_px} uint8 uncompressed TIFF (a 2048 x 2048 "
+        f"`segment_large` on a {size_px} x {size_px} uint8 uncompressed TIFF (a 2048 x 2048 "
         "synthetic grain image repeated), cheap gradient model, tile 1024, overlap 0.0625, "
         f"post-processing blocks 2048 + 128 halo; load (1 min) {load:.1f}:",
         "",

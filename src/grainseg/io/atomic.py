@@ -9,6 +9,7 @@ import contextlib
 import errno
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,6 +73,38 @@ def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
         raise
     except BaseException:
         tmp.unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_dir(final: str | os.PathLike) -> Iterator[Path]:
+    """Yield an empty temporary folder beside ``final``; put it in place of ``final`` if the
+    block succeeds (a store of many files, such as zarr). An existing ``final`` is moved aside
+    first and deleted after the new one is in place; on any exception the temporary folder is
+    deleted.
+    """
+    final = Path(final)
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent))
+    except OSError as exc:
+        raise GrainsegError(f"{final}: cannot write ({exc.strerror})") from None
+    try:
+        yield tmp
+        old = None
+        if final.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".old.part",
+                                        dir=final.parent))
+            os.replace(final, old / final.name)
+        os.replace(tmp, final)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if exc.errno in _USER_ERRNOS:
+            raise GrainsegError(f"{final}: cannot write ({exc.strerror})") from None
+        raise
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 
