@@ -97,3 +97,17 @@ def test_killed_worker_loses_no_image(tmp_path, model_file):
     assert len(list(out.iterdir())) == 4 * len(paths) + 1
     reference = output_bytes(tmp_path / "reference", paths[:1])
     assert output_bytes(out, paths[:1]) == reference
+
+
+def test_grains_on_a_local_cluster_gives_the_single_process_tables(tmp_path):
+    folder = tmp_path / "maps"
+    folder.mkdir()
+    paths = []
+    for i in range(3):
+        cell_image((80, 90), 12, seed=10 + i)
+        paths.append(folder / f"map{i}_grain_ids.tif")
+        write_tiff(paths[-1], (cell_image.owner + 1).astype("uint32"), 0.2)
+    for out, extra in ((tmp_path / "one", []), (tmp_path / "two", ["--cluster", "local:2"])):
+        assert main(["grains", *map(str, paths), "--out", str(out), *extra]) == 0
+    for name in ("grains_all.csv", "summary_all.json", "map1_grain_ids/grains.csv"):
+        assert (tmp_path / "two" / name).read_bytes() == (tmp_path / "one" / name).read_bytes()
