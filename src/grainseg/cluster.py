@@ -141,13 +141,19 @@ def run_tasks(
                 bar.update()
                 yield item, result
             return
-        from distributed import as_completed
+        from distributed import KilledWorker, as_completed
 
         with dask_client(cluster) as client:
             futures = {client.submit(func, item, pure=False, **kwargs): item for item in items}
             for future in as_completed(futures):
                 item = futures[future]
-                result = future.result()
+                try:
+                    result = future.result()
+                except KilledWorker:
+                    raise GrainsegError(
+                        f"{_label(item)}: every Dask worker that ran it died (out of memory?); "
+                        "the finished outputs are kept: rerun with --skip-existing"
+                    ) from None
                 bar.set_postfix_str(_label(item))
                 bar.update()
                 yield item, result
