@@ -109,7 +109,8 @@ def segment_file(
     Parameters
     ----------
     image_path : path
-        Input TIFF, or zarr / OME-Zarr store (always segmented block by block).
+        Input micrograph (TIFF, PNG, JPEG, BMP), or zarr / OME-Zarr store (always segmented
+        block by block).
     outputs : dict
         Final paths under the keys of `OUTPUTS`.
     predict : callable
@@ -134,12 +135,13 @@ def segment_file(
     from grainseg.infer.segment import overlay_rgb, segment_image
     from grainseg.io.atomic import atomic_path
     from grainseg.io.omezarr import is_zarr
-    from grainseg.io.tiff import read_micrograph, write_tiff
+    from grainseg.io.tiff import RASTER_SUFFIXES, read_micrograph, write_tiff
     from grainseg.models import SIZE_MULTIPLE
     from grainseg.preprocess import normalise_intensity
 
     settings = {"multiple": SIZE_MULTIPLE, **settings}
-    if is_zarr(image_path) or image_size_px(image_path) > LARGE_IMAGE_PX:
+    raster = Path(image_path).suffix.lower() in RASTER_SUFFIXES  # PNG, JPEG: read whole
+    if is_zarr(image_path) or (not raster and image_size_px(image_path) > LARGE_IMAGE_PX):
         return segment_large(image_path, predict, outputs, progress=True, **settings)
     micrograph = read_micrograph(image_path)
     result = segment_image(micrograph.image, predict, **settings)
