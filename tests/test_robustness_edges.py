@@ -233,4 +233,4 @@ def test_resume_from_a_damaged_checkpoint(no_boundary_run, tmp_path, capsys):
     code = main(["train", str(no_boundary_run / "ds"), "--out", str(run), "--resume",
                  "--epochs", "2", "--no-progress"])
     line = _one_line_error(capsys)
-    assert code == 2 and f"{last}: damaged or not a checkpoint" in line
+    assert code == 2 and f"{last}: damaged, or not a model file or checkpoint" in line

@@ -22,13 +22,14 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.plugins import TorchCheckpointIO
 from torch.utils.data import DataLoader
 
 from grainseg import __version__
 from grainseg.data.dataset import EpochSampler, PatchDataset, ResumableLoader, open_dataset
 from grainseg.errors import GrainsegError, input_error
 from grainseg.io.atomic import ensure_output_dir, write_json_atomic
-from grainseg.models import count_parameters, load_model, save_model
+from grainseg.models import count_parameters, load_model, read_torch_file, save_model
 from grainseg.train.callbacks import (
     CosineDecay,
     CsvLog,
@@ -131,18 +132,21 @@ def _resumed_config(run: Path, given: TrainConfig, explicit: set[str]) -> TrainC
 
 
 def _check_checkpoint(path: Path) -> None:
-    """GrainsegError naming ``path`` unless it is a readable Lightning checkpoint.
+    """GrainsegError naming ``path`` unless it is a Lightning checkpoint of plain data.
 
-    Read once more by ``trainer.fit``; a damaged file would end there in a torch traceback.
+    Read once more by ``trainer.fit`` (through `SafeCheckpointIO`); checked here first so that a
+    damaged or crafted file is refused before anything is written.
     """
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # torch raises RuntimeError, EOFError, UnpicklingError...
-        raise input_error(
-            path, f"damaged or not a checkpoint ({type(exc).__name__}); cannot resume from it"
-        ) from None
+    checkpoint = read_torch_file(path)
     if not isinstance(checkpoint, dict) or not {"state_dict", "epoch"} <= checkpoint.keys():
         raise input_error(path, "not a Lightning checkpoint of a training run; cannot resume")
+
+
+class SafeCheckpointIO(TorchCheckpointIO):
+    """Lightning's checkpoint writer, reading back through `read_torch_file` (no code runs)."""
+
+    def load_checkpoint(self, path, map_location=None, weights_only=None) -> dict:
+        return read_torch_file(path, map_location if map_location is not None else "cpu")
 
 
 def _trainer_options(config: TrainConfig) -> dict:
@@ -186,7 +190,7 @@ def export_best(run: Path, config: TrainConfig, info: dict) -> Path:
     if not source.is_file():
         source = ckpt_dir / "last.ckpt"
     model, _ = load_model(source, expect_arch=config.arch)
-    checkpoint = torch.load(source, map_location="cpu", weights_only=False)
+    checkpoint = read_torch_file(source)
     best = checkpoint.get("callbacks", {})
     score = next(
         (v.get("best_model_score") for k, v in best.items() if k.startswith("ModelCheckpoint")),
@@ -336,6 +340,7 @@ def train(
         max_epochs=config.epochs,
         max_time=timedelta(minutes=config.max_time_min) if config.max_time_min else None,
         callbacks=all_callbacks,
+        plugins=[SafeCheckpointIO()],
         logger=False,
         enable_checkpointing=True,
         enable_progress_bar=progress,
