@@ -253,7 +253,7 @@ def segment_tiff_large(
         source, pixel_size_um = _InMemory(micrograph.image), micrograph.pixel_size_um
     else:
         with tifffile.TiffFile(path) as tif:
-            pixel_size_um = pixel_size_um_from_tags(tif)
+            pixel_size_um = pixel_size_um_from_tags(tif, path)
     height, width = source.shape
     strip_y0 = max(0, height - DATA_BAR_SEARCH_ROWS)
     bar_row = strip_y0 + data_bar_start_row(source.read(strip_y0, height))

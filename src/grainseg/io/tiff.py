@@ -20,6 +20,7 @@ import tifffile
 
 from grainseg.errors import GrainsegError, input_error
 from grainseg.io.atomic import atomic_path
+from grainseg.pixel_size import check_pixel_size_um
 
 # No codec used in TIFF expands data by more than this (zlib's limit is about 1032:1, LZW's
 # about 2730:1); a damaged header that declares more would have the reader allocate for nothing.
@@ -51,9 +52,27 @@ class Micrograph:
     notes: list[str] = field(default_factory=list)
 
 
-def pixel_size_um_from_tags(tif: tifffile.TiffFile) -> float | None:
-    """Pixel size in micrometres from an open TIFF's metadata (sources as in the module
-    docstring), or None when the file does not say."""
+def pixel_size_um_from_tags(tif: tifffile.TiffFile, path: str | os.PathLike) -> float | None:
+    """Pixel size in micrometres from the metadata of ``tif``, the open TIFF ``path`` (sources
+    as in the module docstring), or None when the file does not say.
+
+    Raises
+    ------
+    GrainsegError
+        Naming the file, when the metadata gives a size no micrograph has (damaged metadata;
+        see `grainseg.pixel_size`).
+    """
+    value = _tag_pixel_size_um(tif)
+    if value is not None:
+        check_pixel_size_um(
+            value, f"{os.fspath(path)}: its metadata gives a pixel size of {value:g} µm",
+            "the metadata is damaged (--pixel-size-um overrides it where a command has it)",
+        )
+    return value
+
+
+def _tag_pixel_size_um(tif: tifffile.TiffFile) -> float | None:
+    """The pixel size the metadata gives, unchecked."""
     fei = tif.fei_metadata
     if fei:
         for section in ("Scan", "EScan", "Image"):
@@ -142,8 +161,15 @@ def _check_declared_size(path: Path, page: tifffile.TiffPage) -> None:
         )
 
 
-def read_micrograph(path: str | os.PathLike) -> Micrograph:
+def read_micrograph(path: str | os.PathLike, pixel_size_um: float | None = None) -> Micrograph:
     """Read a TIFF micrograph (first page) with its pixel size.
+
+    Parameters
+    ----------
+    path : path-like
+    pixel_size_um : float or None
+        The user's pixel size in µm (checked by the caller); it replaces the file's metadata,
+        which is then not read. None: from the metadata (`pixel_size_um_from_tags`).
 
     Raises
     ------
@@ -160,7 +186,8 @@ def read_micrograph(path: str | os.PathLike) -> Micrograph:
                 raise input_error(path, "TIFF holds no image")
             _check_declared_size(path, tif.pages[0])
             image = tif.pages[0].asarray()
-            pixel_size_um = pixel_size_um_from_tags(tif)
+            if pixel_size_um is None:
+                pixel_size_um = pixel_size_um_from_tags(tif, path)
     except GrainsegError:
         raise
     except tifffile.TiffFileError as exc:

@@ -28,7 +28,7 @@ from torch.utils.data import DataLoader
 from grainseg import __version__
 from grainseg.data.dataset import EpochSampler, PatchDataset, ResumableLoader, open_dataset
 from grainseg.errors import GrainsegError, input_error
-from grainseg.io.atomic import ensure_output_dir, write_json_atomic
+from grainseg.io.atomic import USER_ERRNOS, ensure_output_dir, write_json_atomic
 from grainseg.models import count_parameters, load_model, read_torch_file, save_model
 from grainseg.train.callbacks import (
     CosineDecay,
@@ -143,16 +143,46 @@ def _check_checkpoint(path: Path) -> None:
 
 
 class SafeCheckpointIO(TorchCheckpointIO):
-    """Lightning's checkpoint writer, reading back through `read_torch_file` (no code runs)."""
+    """Lightning's checkpoint reader and writer for a run: reads through `read_torch_file` (no
+    code runs), and a write that fails for lack of space (or permission) stops training with one
+    line saying which checkpoint is kept.
+
+    Parameters
+    ----------
+    last : Path
+        The run's ``checkpoints/last.ckpt``, always complete (written by `LastCheckpoint`
+        through a temporary file and a rename).
+    """
+
+    def __init__(self, last: Path) -> None:
+        super().__init__()
+        self.last = last
 
     def load_checkpoint(self, path, map_location=None, weights_only=None) -> dict:
         return read_torch_file(path, map_location if map_location is not None else "cpu")
+
+    def save_checkpoint(self, checkpoint, path, storage_options=None) -> None:
+        try:
+            super().save_checkpoint(checkpoint, path, storage_options)
+        except OSError as exc:
+            if exc.errno not in USER_ERRNOS:
+                raise
+            kept = (
+                f"{self.last} holds the last complete checkpoint: free space, then continue "
+                "with --resume"
+                if self.last.is_file()
+                else "no checkpoint was complete yet: free space and start again"
+            )
+            raise GrainsegError(
+                f"{path}: cannot write checkpoint ({exc.strerror}); training stopped; {kept}"
+            ) from None
 
 
 def _trainer_options(config: TrainConfig) -> dict:
     """Lightning Trainer accelerator, devices, strategy and precision of ``config``.
 
-    Raises GrainsegError for a precision this machine cannot train with.
+    Raises GrainsegError for a precision this machine cannot train with, or more devices than
+    it has (CUDA GPUs, or CPU cores for DDP on the CPU).
     """
     cuda = torch.cuda.is_available()
     precision = config.precision
@@ -164,6 +194,12 @@ def _trainer_options(config: TrainConfig) -> dict:
     if precision == "auto":
         precision = "bf16-mixed" if cuda and torch.cuda.is_bf16_supported() else "32-true"
     devices = config.devices if config.devices == "auto" else int(config.devices)
+    if devices != "auto":
+        # Lightning waits forever for processes that cannot start: refuse before any work.
+        available = torch.cuda.device_count() if cuda else os.cpu_count() or 1
+        if devices > available:
+            what = f"{available} CUDA GPU(s)" if cuda else f"{available} CPU cores and no CUDA GPU"
+            raise GrainsegError(f"--devices {devices}: this machine has {what}")
     many = isinstance(devices, int) and devices > 1
     return {
         "accelerator": "auto",
@@ -340,7 +376,7 @@ def train(
         max_epochs=config.epochs,
         max_time=timedelta(minutes=config.max_time_min) if config.max_time_min else None,
         callbacks=all_callbacks,
-        plugins=[SafeCheckpointIO()],
+        plugins=[SafeCheckpointIO(last)],
         logger=False,
         enable_checkpointing=True,
         enable_progress_bar=progress,
