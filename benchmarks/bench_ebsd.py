@@ -24,10 +24,10 @@ from scipy.spatial import cKDTree
 
 from grainseg.ebsd.boundaries import boundary_classes
 from grainseg.ebsd.grains import reconstruct_grains
-from grainseg.ebsd.map import EBSDMap, Phase
 from grainseg.ebsd.misorientation import neighbour_misorientation_deg
 from grainseg.ebsd.quaternion import quat_multiply
 from grainseg.io.atomic import write_text_atomic
+from grainseg.io.ebsd.map import EBSDMap, Phase
 
 SIZE = 1000
 N_GRAINS = 2000

@@ -17,11 +17,11 @@ from grainseg.ebsd.boundaries import (
     boundary_map,
 )
 from grainseg.ebsd.grains import grain_properties, mean_orientations, reconstruct_grains
-from grainseg.ebsd.map import EBSDMap, Phase
 from grainseg.ebsd.misorientation import misorientation_deg, neighbour_misorientation_deg
 from grainseg.ebsd.quaternion import quat_multiply, quat_to_euler, symmetry_quaternions
 from grainseg.errors import GrainsegError
 from grainseg.io.ebsd import read_ebsd
+from grainseg.io.ebsd.map import EBSDMap, Phase
 
 
 def _axis_angle(axis, angle_deg):

@@ -4,10 +4,16 @@ import shutil
 
 import numpy as np
 import pytest
+from orix.quaternion import Rotation
 
-from grainseg.ebsd.quaternion import euler_to_quat
 from grainseg.errors import GrainsegError
-from grainseg.io.ebsd import read_ebsd
+from grainseg.io.ebsd import read_ebsd, write_ebsd
+
+
+def _euler_to_quat(euler_rad):
+    """Quaternions (..., 4) of Bunge Euler angles (..., 3) in radians, by orix."""
+    euler_rad = np.asarray(euler_rad, dtype=np.float64)
+    return Rotation.from_euler(euler_rad.reshape(-1, 3)).data.reshape(*euler_rad.shape[:-1], 4)
 
 
 @pytest.fixture
@@ -94,7 +100,7 @@ def test_hexagonal_ang_resampled_to_square(ebsd_dir):
     assert m.step_um == pytest.approx(0.2)
     assert any("hexagonal grid" in n for n in m.notes)
     # square row 0 lies on hex row 0: its nodes are exactly the first 104 points of the file
-    np.testing.assert_allclose(m.quaternions[0], euler_to_quat(raw[:104, :3]), atol=1e-6)
+    np.testing.assert_allclose(m.quaternions[0], _euler_to_quat(raw[:104, :3]), atol=1e-6)
     # EDAX's not-indexed flag (Euler angles 4 pi, CI 0) is honoured
     flagged = raw[:104, 0] > 12
     assert flagged.any()
@@ -125,7 +131,7 @@ def test_hex_resampling_rule_is_nearest_hex_point(tmp_path):
     for i in range(rows):
         for j in range(6):
             nearest = np.argmin(np.hypot(pts[:, 0] - j * step, pts[:, 1] - i * step))
-            np.testing.assert_allclose(m.quaternions[i, j], euler_to_quat(euler[nearest]),
+            np.testing.assert_allclose(m.quaternions[i, j], _euler_to_quat(euler[nearest]),
                                        atol=1e-6)
 
 
@@ -149,7 +155,7 @@ def test_ctf_reads_phases_angles_and_not_indexed(tmp_path):
     np.testing.assert_array_equal(m.phase_ids, phase - 1)
     assert not m.indexed[1, 1] and m.indexed.sum() == 11
     np.testing.assert_allclose(
-        m.quaternions[m.indexed], euler_to_quat(np.radians(euler))[m.indexed], atol=1e-5
+        m.quaternions[m.indexed], _euler_to_quat(np.radians(euler))[m.indexed], atol=1e-5
     )
     assert set(m.properties) == {"bands", "error", "mad", "bc", "bs"}
 
@@ -249,29 +255,30 @@ def test_wrong_extensions(ebsd_dir, tmp_path):
     shutil.copy(ebsd_dir / "ni_superalloy.crc", tmp_path / "binary.ang")
     with pytest.raises(GrainsegError, match=r"binary\.ang: binary data"):
         read_ebsd(tmp_path / "binary.ang")
-    with pytest.raises(GrainsegError, match=r"copper_hex\.osc: unsupported EBSD file extension"):
-        read_ebsd(ebsd_dir / "copper_hex.osc")
+    shutil.copy(ebsd_dir / "nickel_tiny.ang", tmp_path / "map.xyz")
+    with pytest.raises(GrainsegError, match=r"map\.xyz: unsupported EBSD file extension '\.xyz' "
+                                            r"\(grainseg reads \.ang, \.osc, \.ctf"):
+        read_ebsd(tmp_path / "map.xyz")
     with pytest.raises(GrainsegError, match=r"nothing\.ang: file not found"):
         read_ebsd(tmp_path / "nothing.ang")
 
 
 @pytest.mark.parametrize("suffix", [".ctf", ".ang"])
 def test_round_trip_through_the_synth_writers_and_orix(tmp_path, suffix):
-    """Files written by grainseg.io.ebsd_write read back exactly, and as orix reads them."""
+    """Files written by grainseg.io.ebsd.write_ebsd read back exactly, and as orix reads them."""
     from orix import io as orix_io
 
-    from grainseg.ebsd.map import EBSDMap, Phase
-    from grainseg.io.ebsd_write import write_ang, write_ctf
+    from grainseg.io.ebsd.map import EBSDMap, Phase
 
     rng = np.random.default_rng(6)
     euler = rng.uniform([0, 0, 0], [2 * np.pi, np.pi, 2 * np.pi], (7, 9, 3))
-    quats = euler_to_quat(euler).astype(np.float32)
+    quats = _euler_to_quat(euler).astype(np.float32)
     phase = rng.integers(-1, 2, (7, 9)).astype(np.int16)
     quats[phase < 0] = (1, 0, 0, 0)
     original = EBSDMap(quats, phase, phase >= 0, 0.5,
                        [Phase("Austenite", "m-3m"), Phase("Ferrite", "m-3m")])
     path = tmp_path / f"map{suffix}"
-    (write_ctf if suffix == ".ctf" else write_ang)(path, original)
+    write_ebsd(path, original)
     m = read_ebsd(path)
     assert m.shape == (7, 9) and m.step_um == 0.5
     assert [p.name for p in m.phases] == ["Austenite", "Ferrite"]
@@ -298,3 +305,39 @@ def test_ang_symmetry_codes(tmp_path, code, laue):
             read_ebsd(path)
     else:
         assert read_ebsd(path).phases[0].laue == laue
+
+
+def test_crystal_map_round_trip_keeps_orientations_phases_and_properties():
+    """EBSDMap -> orix CrystalMap -> EBSDMap is the identity; orix sees the right symmetry."""
+    from grainseg.io.ebsd.map import EBSDMap, Phase
+
+    rng = np.random.default_rng(11)
+    euler = rng.uniform([0, 0, 0], [2 * np.pi, np.pi, 2 * np.pi], (6, 8, 3))
+    quats = _euler_to_quat(euler).astype(np.float32)
+    phase = rng.integers(-1, 2, (6, 8)).astype(np.int16)
+    quats[phase < 0] = (1, 0, 0, 0)
+    ci = rng.uniform(0, 1, (6, 8)).astype(np.float32)
+    original = EBSDMap(quats, phase, phase >= 0, 0.25,
+                       [Phase("Nickel", "m-3m"), Phase("Titanium", "6/mmm")], properties={"ci": ci})
+    xmap = original.to_crystal_map()
+    assert xmap.shape == (6, 8) and xmap.dx == 0.25 and xmap.scan_unit == "um"
+    assert [xmap.phases[i].point_group.name for i in (0, 1)] == ["m-3m", "6/mmm"]
+    assert (xmap.phase_id.reshape(6, 8) == phase).all()
+    back = EBSDMap.from_crystal_map(xmap)
+    assert [(p.name, p.laue) for p in back.phases] == [("Nickel", "m-3m"), ("Titanium", "6/mmm")]
+    assert (back.phase_ids == phase).all() and (back.indexed == (phase >= 0)).all()
+    np.testing.assert_array_equal(back.quaternions, quats)
+    np.testing.assert_array_equal(back.properties["ci"], ci)
+    assert back.step_um == 0.25
+
+
+def test_from_crystal_map_refuses_non_square_steps():
+    from orix.crystal_map import CrystalMap
+    from orix.quaternion import Rotation as OrixRotation
+
+    y, x = np.mgrid[0:3, 0:4].astype(float)
+    xmap = CrystalMap(OrixRotation.identity(12), x=x.ravel() * 0.5, y=y.ravel())
+    from grainseg.io.ebsd.map import EBSDMap
+
+    with pytest.raises(GrainsegError, match="non-square grid steps"):
+        EBSDMap.from_crystal_map(xmap)

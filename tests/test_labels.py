@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from grainseg.cli import main
-from grainseg.ebsd.map import EBSDMap, Phase
+from grainseg.io.ebsd.map import EBSDMap, Phase
 from grainseg.io.tiff import read_mask
 from grainseg.labels import EbsdLabelSource, label_source, render_labels
 from grainseg.register import nominal_mapping

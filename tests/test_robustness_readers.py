@@ -9,10 +9,9 @@ import numpy as np
 import pytest
 import tifffile
 
-from grainseg.ebsd.map import EBSDMap, Phase
 from grainseg.errors import GrainsegError
-from grainseg.io.ebsd import read_ebsd
-from grainseg.io.ebsd_write import write_ang, write_ctf
+from grainseg.io.ebsd import read_ebsd, write_ebsd
+from grainseg.io.ebsd.map import EBSDMap, Phase
 from grainseg.io.tiff import read_micrograph
 
 
@@ -27,14 +26,14 @@ def _map(laue: str = "m-3m") -> EBSDMap:
 @pytest.fixture
 def ang(tmp_path):
     path = tmp_path / "m.ang"
-    write_ang(path, _map())
+    write_ebsd(path, _map())
     return path
 
 
 @pytest.fixture
 def ctf(tmp_path):
     path = tmp_path / "m.ctf"
-    write_ctf(path, _map())
+    write_ebsd(path, _map())
     return path
 
 
@@ -263,7 +262,7 @@ def test_tiff_declaring_a_huge_image(tmp_path, compression):
 def test_text_maps_saved_with_a_byte_order_mark(tmp_path, suffix, encoding):
     """A map re-saved by a Windows editor (UTF-8 with BOM, or UTF-16) reads as the original."""
     path = tmp_path / f"m{suffix}"
-    (write_ang if suffix == ".ang" else write_ctf)(path, _map())
+    write_ebsd(path, _map())
     original = read_ebsd(path)
     path.write_bytes(path.read_text().encode(encoding))
     again = read_ebsd(path)

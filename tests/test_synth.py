@@ -358,7 +358,7 @@ def test_cli_unwritable_out_dir_exits_2(tmp_path, capsys):
 
 
 def test_format_table_matches_printf():
-    from grainseg.io.ebsd_write import format_table
+    from grainseg.io.ebsd.common import format_table
 
     rng = np.random.default_rng(0)
     a = rng.uniform(-400, 400, 2000)
@@ -471,3 +471,68 @@ def test_small_fields_with_large_drift_stay_invertible(seed):
     )
     assert np.abs(x_col - np.arange(96)[None, :]).max() < 1e-3
     assert np.abs(x_row - np.arange(40)[:, None]).max() < 1e-3
+
+
+def _neighbour_pairs(ids):
+    a = np.concatenate([ids[:, 1:].ravel(), ids[1:, :].ravel()])
+    b = np.concatenate([ids[:, :-1].ravel(), ids[:-1, :].ravel()])
+    step = a != b
+    return np.unique(np.sort(np.stack([a[step], b[step]], axis=1), axis=1), axis=0)
+
+
+def test_hard_look_makes_neighbour_steps_below_the_pixel_noise_common():
+    def faint_share(appearance):
+        shares = []
+        for seed in range(3):
+            s = generate_specimen(256, 256, seed=900 + seed, grain_size_um=3.0,
+                                  appearance=appearance, max_drift_px=5.0)
+            bar = s.data_bar_rows or None
+            ids = s.grain_ids[: -bar if bar else None]
+            sem = s.sem[: -bar if bar else None].astype(np.float64)
+            interior = ndimage.binary_erosion(~(s.boundaries[: len(ids)] > 0), iterations=2)
+            counts = np.bincount(ids[interior], minlength=ids.max() + 1)
+            means = np.bincount(ids[interior], sem[interior], minlength=ids.max() + 1)
+            means = means / np.maximum(counts, 1)
+            noise = sem_noise_statistics(sem)["noise_sigma"] * np.subtract(
+                *np.percentile(sem, [99, 1]))
+            pairs = _neighbour_pairs(ids)
+            pairs = pairs[(counts[pairs] >= 20).all(axis=1)]
+            shares.append(np.mean(np.abs(means[pairs[:, 0]] - means[pairs[:, 1]]) < noise))
+        return float(np.mean(shares))
+
+    hard, random = faint_share("hard"), faint_share("random")
+    assert hard >= 0.2
+    assert hard > random + 0.05
+
+
+def test_blend_neighbour_levels_puts_each_chosen_grain_next_to_a_neighbours_level():
+    from grainseg.synth.sem_contrast import SemStyle, blend_neighbour_levels
+
+    rng = np.random.default_rng(0)
+    ids = np.repeat(np.repeat(np.arange(1, 17).reshape(4, 4), 8, 0), 8, 1).astype(np.uint32)
+    grey = np.concatenate([[0.0], rng.uniform(0.0, 1.0, 16)]).astype(np.float32)
+    style = SemStyle(similar_share=1.0, similar_step=0.5, noise_sigma=0.1)
+    out = blend_neighbour_levels(ids, grey, style, np.random.default_rng(1))
+    pairs = _neighbour_pairs(ids)
+    value_range = np.percentile(grey[1:], 99) - np.percentile(grey[1:], 1)
+    limit = 0.5 * 0.1 * value_range + 1e-6
+    for g in range(1, 17):
+        nbs = np.concatenate([pairs[pairs[:, 0] == g, 1], pairs[pairs[:, 1] == g, 0]])
+        assert np.min(np.abs(out[g] - grey[nbs])) <= limit
+    assert out[0] == grey[0]
+    assert not np.shares_memory(out, grey)
+
+
+def test_waviness_lengthens_the_boundaries():
+    from grainseg.synth.microstructure import boundary_mask, grain_field
+
+    smooth = grain_field((256, 256), 40.0, np.random.default_rng(3), waviness=0.0)
+    wavy = grain_field((256, 256), 40.0, np.random.default_rng(3), waviness=0.1)
+    assert boundary_mask(wavy).sum() > 1.1 * boundary_mask(smooth).sum()
+
+
+def test_hard_look_draws_rings_and_large_rimmed_pits():
+    s = generate_specimen(256, 256, seed=5, grain_size_um=3.0, appearance="hard")
+    assert s.style.rings_per_mpx >= 10 and s.style.pit_radius_px >= 3
+    assert s.params["waviness"] > 0 and s.params["appearance"] == "hard"
+    assert s.style.similar_share >= 0.25

@@ -24,9 +24,9 @@ from scipy import ndimage
 
 from grainseg.ebsd.boundaries import TWIN, boundary_classes
 from grainseg.ebsd.grains import reconstruct_grains
-from grainseg.ebsd.map import EBSDMap
 from grainseg.ebsd.misorientation import neighbour_misorientation_deg
 from grainseg.errors import GrainsegError
+from grainseg.io.ebsd.map import EBSDMap
 from grainseg.register.mapping import PixelMapping, pixel_grid
 
 #: Regions of fewer EBSD points are dissolved into their neighbours before drawing: a single

@@ -54,9 +54,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--ebsd-format", choices=("ctf", "ang"), default="ctf")
     parser.add_argument(
         "--appearance",
-        choices=("default", "random"),
         default="default",
-        help="'default' looks like the real images; 'random' varies the look widely (training)",
+        help="default | random | hard: 'default' looks like the real images; 'random' varies "
+        "the look widely (training); 'hard' is 'random' with faint steps, pits, rings and wavy "
+        "grains made common",
     )
     parser.set_defaults(func=run)
 

@@ -2,9 +2,10 @@
 
 A pair is given on the command line in one of three ways:
 
-- a ``grainseg labels`` output folder: ``label.tif`` (255 = boundary), ``ignore.tif`` (255 =
-  ignore, optional) and the SEM image, either ``sem.tif`` inside the folder or the path recorded
-  under ``sem_path`` in its ``registration.json`` (relative paths are taken from the folder);
+- a labels folder (from ``grainseg labels`` or saved by ``grainseg review``): ``label.tif``
+  (255 = boundary), ``ignore.tif`` (255 = ignore, optional) and the SEM image, either ``sem.tif``
+  inside the folder or the path recorded under ``sem_path`` in its ``registration.json`` or
+  ``review.json`` (relative paths are taken from the folder);
 - explicit files ``SEM.tif:LABEL.tif`` or ``SEM.tif:LABEL.tif:IGNORE.tif``;
 - a synthetic specimen prefix ``DIR/NAME`` (from ``grainseg synth``): ``NAME_sem.tif`` with
   ``NAME_truth_boundaries.tif`` as the label.
@@ -50,17 +51,19 @@ def _from_labels_dir(folder: Path) -> Pair:
     ignore = folder / "ignore.tif"
     sem = folder / "sem.tif"
     if not sem.is_file():
-        report = folder / "registration.json"
-        if not report.is_file():
-            raise input_error(folder, "labels folder has neither sem.tif nor registration.json")
+        reports = [folder / name for name in ("registration.json", "review.json")]
+        report = next((path for path in reports if path.is_file()), None)
+        if report is None:
+            raise input_error(folder, "labels folder has neither sem.tif nor registration.json "
+                                      "nor review.json")
         try:
             sem_path = json.loads(report.read_text(encoding="utf-8"))["sem_path"]
+            sem = Path(sem_path)
         except (json.JSONDecodeError, KeyError, TypeError):
             raise input_error(report, "no 'sem_path' entry (or not valid JSON)") from None
-        sem = Path(sem_path)
         if not sem.is_absolute():
             sem = folder / sem
-        _existing(sem, "SEM image named in registration.json")
+        _existing(sem, f"SEM image named in {report.name}")
     return Pair(folder.name, sem, label, ignore if ignore.is_file() else None)
 
 

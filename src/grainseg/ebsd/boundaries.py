@@ -24,10 +24,10 @@ from functools import cache
 
 import numpy as np
 
-from grainseg.ebsd.map import EBSDMap
 from grainseg.ebsd.misorientation import neighbour_misorientation_deg
 from grainseg.ebsd.quaternion import quat_conjugate, quat_multiply, symmetry_quaternions
 from grainseg.errors import GrainsegError
+from grainseg.io.ebsd.map import EBSDMap
 
 NONE, LOW_ANGLE, HIGH_ANGLE, TWIN, PHASE, NOT_INDEXED = 0, 1, 2, 3, 4, 5
 #: Class names by code, for tables and summaries.

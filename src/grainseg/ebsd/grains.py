@@ -27,11 +27,11 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from grainseg.ebsd.boundaries import TWIN, boundary_classes
-from grainseg.ebsd.map import EBSDMap
 from grainseg.ebsd.misorientation import neighbour_misorientation_deg
 from grainseg.ebsd.quaternion import quat_multiply, quat_to_euler, symmetry_quaternions
 from grainseg.errors import GrainsegError
 from grainseg.grains.measure import grain_table
+from grainseg.io.ebsd.map import EBSDMap
 
 #: Default largest not-indexed island (points) that takes the surrounding grain.
 DEFAULT_MAX_ISLAND_POINTS = 8

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from grainseg.ebsd.map import EBSDMap
 from grainseg.ebsd.quaternion import quat_conjugate, quat_multiply, symmetry_quaternions
+from grainseg.io.ebsd.map import EBSDMap
 
 
 def _planes(q: np.ndarray, dtype) -> tuple[np.ndarray, ...]:

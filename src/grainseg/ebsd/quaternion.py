@@ -92,29 +92,6 @@ def quat_conjugate(q: np.ndarray) -> np.ndarray:
     return q * np.array([1, -1, -1, -1], dtype=q.dtype)
 
 
-def euler_to_quat(euler_rad: np.ndarray) -> np.ndarray:
-    """Unit quaternions of Bunge Euler angles, as ``orix.quaternion.Rotation.from_euler``.
-
-    Parameters
-    ----------
-    euler_rad : (..., 3) float array
-        (phi1, Phi, phi2) in radians.
-
-    Returns
-    -------
-    (..., 4) float64 array
-        Unit quaternions (w, x, y, z) with w >= 0.
-    """
-    euler = np.asarray(euler_rad, dtype=np.float64)
-    phi1, big_phi, phi2 = np.moveaxis(euler, -1, 0)
-    sigma = 0.5 * (phi1 + phi2)
-    delta = 0.5 * (phi1 - phi2)
-    c = np.cos(0.5 * big_phi)
-    s = np.sin(0.5 * big_phi)
-    q = np.stack([c * np.cos(sigma), -s * np.cos(delta), -s * np.sin(delta), -c * np.sin(sigma)], -1)
-    return np.where(q[..., :1] < 0, -q, q)
-
-
 def quat_to_euler(q: np.ndarray) -> np.ndarray:
     """Bunge Euler angles of unit quaternions, as ``orix`` ``Rotation.to_euler``.
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from orix.quaternion import Rotation
 
-from grainseg.ebsd.map import EBSDMap, Phase
+from grainseg.io.ebsd.map import EBSDMap, Phase
 from grainseg.synth.drift import EbsdFrame
 from grainseg.synth.twins import random_orientations
 

@@ -38,6 +38,7 @@ def grain_field(
     *,
     size_sigma: float = 0.4,
     curvature: float = 0.06,
+    waviness: float = 0.0,
     relax_steps: int = 15,
 ) -> np.ndarray:
     """Grain label field with log-normal sizes and smooth, slightly curved boundaries.
@@ -54,6 +55,10 @@ def grain_field(
     curvature : float
         Amplitude of the coordinate displacement as a fraction of ``mean_diameter_px``; 0 gives
         straight power-diagram edges.
+    waviness : float
+        Amplitude of a second, short-range displacement (correlation length a quarter of the
+        grain diameter) as a fraction of ``mean_diameter_px``: wavy boundaries and concave
+        grains; 0 gives none.
     relax_steps : int
         Rounds of centroid + weight updates on a coarse grid.
 
@@ -96,6 +101,9 @@ def grain_field(
     if amplitude_px > 0:
         rows += amplitude_px * smooth_noise(shape, mean_diameter_px, rng)
         cols += amplitude_px * smooth_noise(shape, mean_diameter_px, rng)
+    if waviness > 0:
+        rows += waviness * mean_diameter_px * smooth_noise(shape, 0.25 * mean_diameter_px, rng)
+        cols += waviness * mean_diameter_px * smooth_noise(shape, 0.25 * mean_diameter_px, rng)
 
     # Coarse-to-fine: label every `factor`-th pixel, then redo exactly only the pixels whose
     # coarse 3x3 neighbourhood holds more than one label (about 10 % of the image); 5x faster

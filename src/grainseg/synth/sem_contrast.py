@@ -10,7 +10,7 @@ instrument data bar.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 from orix.quaternion import Rotation
@@ -54,6 +54,12 @@ class SemStyle:
     poisson_share: float = 0.6  #: share of the noise variance that is signal dependent
     scanline_sigma: float = 0.012  #: standard deviation of the per-row offset
     data_bar_fraction: float = 0.073  #: data bar height / image height; 0 = no bar
+    similar_share: float = 0.0  #: share of grains given nearly a neighbour's grey level
+    similar_step: float = 0.5  #: largest such grey step, in units of the pixel noise
+    pit_radius_px: float = 4.0  #: largest pit radius, pixels (the smallest is 1)
+    pit_rim: float = 0.2  #: brightening of the rim around a pit
+    rings_per_mpx: float = 0.0  #: contamination rings (thin annuli, not boundaries) per megapixel
+    ring_depth: float = 0.08  #: darkening (or, for half of them, brightening) of a ring
 
     def to_dict(self) -> dict:
         """Plain dict for the truth JSON."""
@@ -85,6 +91,24 @@ def random_style(rng: np.random.Generator) -> SemStyle:
         poisson_share=float(rng.uniform(0.0, 1.0)),
         scanline_sigma=float(rng.uniform(0.0, 0.03)),
         data_bar_fraction=float(rng.choice([0.0, rng.uniform(0.05, 0.1)])),
+    )
+
+
+def hard_style(base: SemStyle, rng: np.random.Generator) -> SemStyle:
+    """`base` with the failure modes of boundary detection made common (held-out tests and
+    training data that must contain them): neighbours whose grey step is below the pixel noise,
+    low grain contrast, few grooves, many pits with bright rims, contamination rings."""
+    return replace(
+        base,
+        grain_contrast=float(rng.uniform(0.05, 0.15)),
+        groove_fraction=float(rng.uniform(0.0, 0.3)),
+        similar_share=float(rng.uniform(0.25, 0.5)),
+        similar_step=float(rng.uniform(0.3, 1.0)),
+        pits_per_mpx=float(rng.uniform(20.0, 120.0)),
+        pit_radius_px=float(rng.uniform(3.0, 8.0)),
+        pit_rim=float(rng.uniform(0.15, 0.5)),
+        rings_per_mpx=float(rng.uniform(10.0, 60.0)),
+        ring_depth=float(rng.uniform(0.04, 0.15)),
     )
 
 
@@ -167,6 +191,72 @@ def _discs(
     scaled /= radii[:, None, None]
     keep = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width) & (scaled < 1.6)
     np.minimum.at(out, (rows[keep], cols[keep]), scaled[keep].astype(np.float32))
+    return out
+
+
+def _rings(shape: tuple[int, int], count: int, rng: np.random.Generator) -> np.ndarray:
+    """Contamination rings: thin closed annuli, each dark or bright, (H, W) float32 in -1..1.
+
+    Beam contamination and drying stains leave rings 10-60 px across that look like a small
+    grain's outline; they are drawn so that a network learns they are not boundaries.
+    """
+    out = np.zeros(shape, dtype=np.float32)
+    if count == 0:
+        return out
+    radius_px = (5.0, 30.0)
+    # A ring is the rim zone of a disc: distance ratio within 1 +- (width / radius).
+    dist = _discs(shape, count, radius_px, rng)
+    width_ratio = rng.uniform(0.06, 0.15)
+    profile = np.exp(-0.5 * ((dist - 1.0) / width_ratio) ** 2)
+    # One sign for the whole image keeps this vectorised; half the specimens get bright rings.
+    sign = rng.choice([-1.0, 1.0])
+    out += (sign * profile).astype(np.float32)
+    return out
+
+
+def blend_neighbour_levels(
+    ids: np.ndarray, grey: np.ndarray, style: SemStyle, rng: np.random.Generator
+) -> np.ndarray:
+    """Give a share of the grains nearly the grey level of one of their neighbours.
+
+    Real orientation contrast often leaves two neighbouring grains a step apart that is smaller
+    than the pixel noise; random orientations make that rare, so it is put in on purpose for
+    training data that must contain the faint boundaries.
+
+    Parameters
+    ----------
+    ids : (H, W) uint32
+        Grain IDs 1..n.
+    grey : (n + 1,) float32
+        Levels from `grain_grey_levels`.
+    style : SemStyle
+        ``similar_share`` of the grains are changed; their step to the neighbour is drawn up to
+        ``similar_step`` times the pixel noise (``noise_sigma`` of the grey-level range).
+    rng : numpy Generator
+
+    Returns
+    -------
+    (n + 1,) float32
+        New levels (the input is not modified).
+    """
+    out = grey.copy()
+    if style.similar_share <= 0 or grey.size < 3:
+        return out
+    # Neighbouring pairs from horizontal and vertical steps, one row per distinct pair.
+    a = np.concatenate([ids[:, 1:].ravel(), ids[1:, :].ravel()])
+    b = np.concatenate([ids[:, :-1].ravel(), ids[:-1, :].ravel()])
+    step = a != b
+    pairs = np.unique(np.stack([a[step], b[step]], axis=1), axis=0)
+    pairs = np.concatenate([pairs, pairs[:, ::-1]])
+    pairs = pairs[rng.permutation(len(pairs))]
+    # One neighbour per grain: the first pair (after shuffling) that names it.
+    grain, first = np.unique(pairs[:, 0], return_index=True)
+    neighbour = pairs[first, 1]
+    chosen = rng.uniform(size=grain.size) < style.similar_share
+    grain, neighbour = grain[chosen], neighbour[chosen]
+    value_range = float(np.percentile(grey[1:], 99) - np.percentile(grey[1:], 1)) or 1.0
+    size = rng.uniform(0.0, style.similar_step, grain.size) * style.noise_sigma * value_range
+    out[grain] = grey[neighbour] + rng.choice([-1.0, 1.0], grain.size) * size
     return out
 
 
@@ -300,15 +390,19 @@ def render_sem(
         image[grooved] -= style.groove_depth
 
     area_mpx = height * width / 1e6
-    dist = _discs(shape, int(rng.poisson(style.pits_per_mpx * area_mpx)), (1.0, 4.0), rng)
+    n_pits = int(rng.poisson(style.pits_per_mpx * area_mpx))
+    dist = _discs(shape, n_pits, (1.0, max(style.pit_radius_px, 1.0)), rng)
     pits = dist <= 1.0
-    image[(dist > 1.0) & (dist < 1.6)] += 0.2
+    image[(dist > 1.0) & (dist < 1.6)] += style.pit_rim
     image[pits] -= 0.45
     particles = _discs(shape, int(rng.poisson(style.particles_per_mpx * area_mpx)), (0.6, 1.5), rng)
     image[particles <= 1.0] -= 0.3
     spots = _discs(shape, int(rng.poisson(style.spots_per_mpx * area_mpx)), (6.0, 18.0), rng)
     image -= style.spot_depth * np.clip(1.5 - spots, 0.0, 1.0)
     image -= style.scratch_depth * _scratches(shape, style, rng)
+    if style.rings_per_mpx > 0:
+        image += style.ring_depth * _rings(shape, int(rng.poisson(style.rings_per_mpx * area_mpx)),
+                                           rng)
 
     if style.shading > 0:
         ramp = np.linspace(-1.0, 1.0, width, dtype=np.float32)[None, :] * rng.uniform(-1, 1)

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 from orix.quaternion import Rotation
 
-from grainseg.ebsd.map import EBSDMap
 from grainseg.errors import GrainsegError
 from grainseg.io.atomic import atomic_path, ensure_output_dir, write_json_atomic
-from grainseg.io.ebsd_write import write_ebsd
+from grainseg.io.ebsd import write_ebsd
+from grainseg.io.ebsd.map import EBSDMap
 from grainseg.io.tiff import write_tiff
 from grainseg.synth.drift import EbsdFrame, random_frame
 from grainseg.synth.ebsd_sim import simulate_ebsd
@@ -24,13 +24,22 @@ from grainseg.synth.microstructure import (
     grain_field,
     relabel_connected,
 )
-from grainseg.synth.sem_contrast import SemStyle, grain_grey_levels, random_style, render_sem
+from grainseg.synth.sem_contrast import (
+    SemStyle,
+    blend_neighbour_levels,
+    grain_grey_levels,
+    hard_style,
+    random_style,
+    render_sem,
+)
 from grainseg.synth.twins import add_twin_bands, random_orientations
 
 #: Smallest and largest image side accepted, pixels.
 MIN_SIDE_PX, MAX_SIDE_PX = 32, 16384
 #: Smallest mean grain diameter accepted, pixels.
 MIN_GRAIN_PX = 8.0
+#: Looks `generate_specimen` can draw (see its docstring).
+APPEARANCES = ("default", "random", "hard")
 
 
 @dataclass
@@ -152,7 +161,10 @@ def check_specimen_args(
         f"max drift {max_drift_px} px: must be at most half the image side",
     )
     _check(0 <= twin_fraction <= 1, f"twin fraction {twin_fraction}: must be within 0..1")
-    _check(appearance in ("default", "random"), f"appearance {appearance!r}: use default or random")
+    _check(
+        appearance in APPEARANCES,
+        f"appearance {appearance!r}: use one of {', '.join(APPEARANCES)}",
+    )
 
 
 def generate_specimen(
@@ -188,10 +200,14 @@ def generate_specimen(
         Bound on the SEM-EBSD drift, SEM pixels (>= 0).
     twin_fraction : float
         Fraction of grains holding annealing twins (0..1).
-    appearance : {"default", "random"}
+    appearance : {"default", "random", "hard"}
         "default" matches the real images in ../shared/data/sem; "random" draws the SEM look,
         the grain size (x 0.3..1.6), twin density, grain-size spread, boundary curvature and EBSD
-        noise widely, for training data.
+        noise widely, for training data; "hard" is "random" with the failure modes of boundary
+        detection made common (`hard_style`: a third or more of the grains a step below the
+        pixel noise from a neighbour, pits with bright rims, contamination rings; plus wavy,
+        concave grains and many twins, partial ones included). Every boundary keeps its truth
+        label however faint it is in the image: the EBSD map sees it.
     ebsd_noise_deg : float
         EBSD orientation noise, degrees.
     size_sigma : float
@@ -220,18 +236,26 @@ def generate_specimen(
         appearance=appearance,
     )
 
-    streams = np.random.SeedSequence(seed).spawn(6)
-    rng_look, rng_frame, rng_grains, rng_twins, rng_sem, rng_ebsd = (
+    # A seventh stream for the "hard" draws leaves the first six, and so every "default" and
+    # "random" specimen, as they were.
+    streams = np.random.SeedSequence(seed).spawn(7)
+    rng_look, rng_frame, rng_grains, rng_twins, rng_sem, rng_ebsd, rng_hard = (
         np.random.default_rng(s) for s in streams
     )
     mean_diameter_px = grain_size_um / pixel_size_um
-    if appearance == "random":
+    waviness = 0.0
+    if appearance in ("random", "hard"):
         style = random_style(rng_look)
         mean_diameter_px *= float(np.exp(rng_look.uniform(np.log(0.3), np.log(1.6))))
         twin_fraction = float(rng_look.uniform(0.0, 0.9))
         size_sigma = float(rng_look.uniform(0.2, 0.6))
         curvature = float(rng_look.uniform(0.0, 0.12))
         ebsd_noise_deg = float(rng_look.uniform(0.3, 1.0))
+        if appearance == "hard":
+            style = hard_style(style, rng_hard)
+            twin_fraction = float(rng_hard.uniform(0.4, 0.9))
+            curvature = float(rng_hard.uniform(0.08, 0.2))
+            waviness = float(rng_hard.uniform(0.04, 0.1))
     else:
         style = SemStyle()
     mean_diameter_px = float(np.clip(mean_diameter_px, MIN_GRAIN_PX, 4.0 * max(height, width)))
@@ -248,7 +272,12 @@ def generate_specimen(
     canvas_shape = (height + pad_top + pad_bottom, width + pad_left + pad_right)
 
     parents = grain_field(
-        canvas_shape, mean_diameter_px, rng_grains, size_sigma=size_sigma, curvature=curvature
+        canvas_shape,
+        mean_diameter_px,
+        rng_grains,
+        size_sigma=size_sigma,
+        curvature=curvature,
+        waviness=waviness,
     )
     parent_q = random_orientations(int(parents.max()) + 1, rng_grains)
     labels, label_q, label_twin, label_family = add_twin_bands(
@@ -269,6 +298,7 @@ def generate_specimen(
     boundary = boundary_mask(grain_ids)
     twin_boundary = _pair_mask(grain_ids, family, is_twin)
     grey = grain_grey_levels(orientations, style, rng_sem)
+    grey = blend_neighbour_levels(grain_ids, grey, style, rng_hard)
     sem, pits, bar_rows = render_sem(
         grain_ids, grey, boundary, twin_boundary, style, rng_sem, mean_diameter_px=mean_diameter_px
     )
@@ -304,6 +334,7 @@ def generate_specimen(
         "ebsd_noise_deg": ebsd_noise_deg,
         "size_sigma": size_sigma,
         "curvature": curvature,
+        "waviness": waviness,
     }
     return Specimen(
         sem=sem,
