@@ -53,14 +53,17 @@ def add_parser(subparsers) -> None:
 
 
 def _check_output_folder(out: Path) -> None:
-    """Fail early, before any work, on an output folder that cannot be created or written."""
+    """Fail early, before any work, on an output folder that cannot be created or written,
+    or that holds another stage's outputs."""
     from grainseg.errors import GrainsegError
+    from grainseg.io.owner import claim_folder
 
     if out.exists():
         if not out.is_dir():
             raise GrainsegError(f"{out}: output path exists and is not a folder")
         if not os.access(out, os.W_OK | os.X_OK):
             raise GrainsegError(f"{out}: output folder is not writable")
+        claim_folder(out, "labels")
         return
     parent = out.absolute().parent
     while not parent.exists():

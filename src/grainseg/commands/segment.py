@@ -84,16 +84,18 @@ def run(args: argparse.Namespace) -> int:
         segment_image,
     )
     from grainseg.io.atomic import atomic_path, ensure_output_dir, write_json_atomic
+    from grainseg.io.owner import claim_folder
     from grainseg.io.tiff import read_micrograph, write_tiff
     from grainseg.models import SIZE_MULTIPLE
-    from grainseg.preprocess import normalise_intensity
+    from grainseg.preprocess import check_median_px, normalise_intensity
 
     _check_args(args)
+    claim_folder(args.out, "segment")
     out_dir = ensure_output_dir(args.out)
     device = resolve_device(args.device)
     model_path = args.model if args.model is not None else default_model_path()
     predict, meta = load_predictor(model_path, device)
-    median_px = int(meta.get("median_px", 3))
+    median_px = check_median_px(meta.get("median_px", 3), f"{model_path}: median_px")
     settings = dict(median_px=median_px, tile_px=args.tile, overlap=args.overlap,
                     batch=args.batch, multiple=SIZE_MULTIPLE, threshold=args.threshold,
                     min_grain_px=args.min_grain_px)

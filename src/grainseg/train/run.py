@@ -29,6 +29,7 @@ from grainseg import __version__
 from grainseg.data.dataset import EpochSampler, PatchDataset, ResumableLoader, open_dataset
 from grainseg.errors import GrainsegError, input_error
 from grainseg.io.atomic import USER_ERRNOS, ensure_output_dir, write_json_atomic
+from grainseg.io.owner import claim_folder
 from grainseg.models import count_parameters, load_model, read_torch_file, save_model
 from grainseg.train.callbacks import (
     CosineDecay,
@@ -291,6 +292,10 @@ def train(
         _check_checkpoint(last)
     elif (run / "config.json").exists() or last.exists():
         raise input_error(run, "already holds a training run; use --resume or another --out")
+    else:
+        if run.exists() and not run.is_dir():
+            raise input_error(run, "output path exists and is not a folder")
+        claim_folder(run, "train", foreign_files=False)
     config.validate()
     trainer_options = _trainer_options(config)  # before anything is written
     config.dataset = str(Path(config.dataset).resolve())
