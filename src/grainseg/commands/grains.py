@@ -50,9 +50,12 @@ def run(args: argparse.Namespace) -> int:
     from grainseg.grains.batch import measure_file_task
     from grainseg.grains.outputs import table_csv
     from grainseg.io.atomic import ensure_output_dir, write_json_atomic, write_text_atomic
+    from grainseg.io.owner import claim_folder
+    from grainseg.pixel_size import check_pixel_size_um
 
-    if args.pixel_size_um is not None and not args.pixel_size_um > 0:
-        raise GrainsegError(f"--pixel-size-um must be positive, got {args.pixel_size_um}")
+    if args.pixel_size_um is not None:
+        check_pixel_size_um(args.pixel_size_um, f"--pixel-size-um {args.pixel_size_um:g}")
+    claim_folder(args.out, "grains")
     out = ensure_output_dir(args.out)
     options = {"min_diameter_px": args.min_diameter_px, "exclude_border": args.exclude_border}
 

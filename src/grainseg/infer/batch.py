@@ -212,10 +212,12 @@ def segment_batch(
         ``skipped_existing`` (count), ``median_px``, ``seconds``.
     """
     from grainseg.cluster import cached_predictor, check_cluster, run_tasks
+    from grainseg.preprocess import check_median_px
 
     cluster = check_cluster(cluster)
     started = time.perf_counter()
     _, meta = cached_predictor(str(model_path), "cpu")
+    median_px = check_median_px(meta.get("median_px", 3), f"{model_path}: median_px")
     records: dict[Path, dict] = {}
     for path, record in run_tasks(segment_file_task, image_paths, cluster=cluster,
                                   desc="segment", unit="image", out_dir=out_dir,
@@ -233,6 +235,6 @@ def segment_batch(
         "images": [r for r in ordered if r["status"] == "done"],
         "failed": [r["error"] for r in ordered if r["status"] == "failed"],
         "skipped_existing": sum(r["status"] == "skipped" for r in ordered),
-        "median_px": int(meta.get("median_px", 3)),
+        "median_px": median_px,
         "seconds": round(time.perf_counter() - started, 3),
     }

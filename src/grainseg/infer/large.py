@@ -30,7 +30,7 @@ from grainseg.infer.segment import overlay_rgb
 from grainseg.infer.tiling import Predictor, choose_tiling, predict_tiled
 from grainseg.io.atomic import atomic_dir, atomic_path
 from grainseg.io.omezarr import ZarrPlane, create_ome_zarr, is_zarr, open_zarr_image
-from grainseg.io.tiff import pixel_size_um_from_tags, read_micrograph
+from grainseg.io.tiff import checked_file_pixel_size_um, pixel_size_um_from_tags, read_micrograph
 from grainseg.preprocess import data_bar_start_row
 
 #: Images with more pixels than this go through the bounded-memory path.
@@ -258,7 +258,7 @@ def segment_large(
         source, pixel_size_um = _InMemory(micrograph.image), micrograph.pixel_size_um
     else:
         with tifffile.TiffFile(path) as tif:
-            pixel_size_um = pixel_size_um_from_tags(tif)
+            pixel_size_um = checked_file_pixel_size_um(pixel_size_um_from_tags(tif), path)
     height, width = source.shape
     strip_y0 = max(0, height - DATA_BAR_SEARCH_ROWS)
     bar_row = strip_y0 + data_bar_start_row(source.read(strip_y0, height))
