@@ -24,7 +24,7 @@ from grainseg.errors import input_error
 from grainseg.io.ebsd.common import build_map, check_coordinates, check_square, hdf5_file
 from grainseg.io.ebsd.map import EBSDMap, Phase
 from grainseg.io.ebsd.symmetry import OXFORD_LAUE, POINT_GROUP_LAUE
-from grainseg.io.tiff import Micrograph
+from grainseg.io.tiff import Micrograph, checked_file_pixel_size_um
 
 EXTENSIONS = (".h5oina",)
 HAS_SCANS = True
@@ -236,6 +236,4 @@ def read_electron_image(
                                      size[1] * height)
     image = flat.reshape(height, width)
     notes = [f"{chosen} electron image {image_name!r} of {path.name}"]
-    if pixel_um is not None and not pixel_um > 0:
-        pixel_um = None
-    return Micrograph(image, pixel_um, path, notes), box
+    return Micrograph(image, checked_file_pixel_size_um(pixel_um, path), path, notes), box
