@@ -19,7 +19,7 @@ import numpy as np
 from skimage.filters import threshold_otsu
 
 from grainseg.errors import GrainsegError, input_error
-from grainseg.grains.measure import label_edges
+from grainseg.grains.measure import check_grain_ids_image, label_edges
 
 #: Boundary polarities `boundary_from_mask` accepts.
 POLARITIES = ("auto", "white", "black")
@@ -29,8 +29,6 @@ _MAX_AUTO_FRACTION = 0.4
 _MAX_BOUNDARY_FRACTION = 0.6
 # A (JPEG) two-level mask: this share of the pixels within a quarter of the level gap of a level.
 _MIN_NEAR_LEVEL_FRACTION = 0.95
-# A grain-ID image is piecewise constant: most horizontal neighbours share a label.
-_MIN_FLAT_FRACTION = 0.7
 _LOSSY_SUFFIXES = (".jpg", ".jpeg")
 
 
@@ -83,12 +81,7 @@ def boundary_from_mask(
     lossy = path is not None and Path(path).suffix.lower() in _LOSSY_SUFFIXES
     bright = _bright(mask)
     if bright is None:
-        flat = float((mask[:, 1:] == mask[:, :-1]).mean()) if mask.shape[1] > 1 else 1.0
-        if lossy or not np.issubdtype(mask.dtype, np.integer) or flat < _MIN_FLAT_FRACTION:
-            raise input_error(where, "looks like neither a two-level boundary mask nor a "
-                                     f"grain-ID label image ({mask.dtype}, "
-                                     f"{np.unique(mask).size} grey levels, {flat:.0%} of "
-                                     "neighbours equal)")
+        check_grain_ids_image(mask, where, lossy)
         return label_edges(mask) | (mask == 0)
     white_fraction = float(bright.mean())
     if boundary == "auto":
