@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from test_data_helpers import make_pair, make_pairs
@@ -39,3 +41,22 @@ def test_grey_micrograph_refused_as_label_as_grains_does(tmp_path, capsys):
         assert main(["grains", str(path), "--out", str(tmp_path / "g")]) == 2
         grains_err = capsys.readouterr().err
         assert "looks like a grey image" in dataset_err and "looks like a grey image" in grains_err
+
+
+def test_grains_reference_keeps_its_own_pixel_size(tmp_path):
+    from grainseg.grains.measure import grains_from_boundaries
+
+    grid = np.zeros((96, 96), bool)
+    grid[::12] = grid[:, ::12] = True
+    write_tiff(tmp_path / "pred.tif", grid.astype(np.uint8) * 255)
+    write_tiff(tmp_path / "ebsd.tif", grains_from_boundaries(grid).astype(np.uint16),
+               pixel_size_um=0.5)
+    out = tmp_path / "g"
+    assert main(["grains", str(tmp_path / "pred.tif"), "--pixel-size-um", "0.25",
+                 "--reference", str(tmp_path / "ebsd.tif"), "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["pixel_size_um"] == 0.25 and summary["reference_pixel_size_um"] == 0.5
+    assert main(["grains", str(tmp_path / "pred.tif"), "--pixel-size-um", "0.25",
+                 "--reference", str(tmp_path / "ebsd.tif"), "--reference-pixel-size-um",
+                 "0.25", "--out", str(out)]) == 0
+    assert json.loads((out / "summary.json").read_text())["reference_pixel_size_um"] == 0.25

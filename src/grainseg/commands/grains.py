@@ -26,7 +26,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="boundary mask or grain-ID TIFF")
     parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder")
     parser.add_argument("--pixel-size-um", type=float, default=None, metavar="X",
-                        help="pixel size in µm (default: from the file's metadata)")
+                        help="pixel size in µm of the inputs (default: from each file's "
+                             "metadata); never applied to --reference")
     parser.add_argument("--min-diameter-px", type=float, default=3.0, metavar="D",
                         help="leave grains with ECD below D pixels out of the distributions "
                              "(default 3; the paper also used 7 and 11)")
@@ -35,6 +36,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--reference", type=Path, default=None, metavar="OTHER",
                         help="reference map (e.g. EBSD or label) for Jensen-Shannon distances "
                              "and the boundary width difference")
+    parser.add_argument("--reference-pixel-size-um", type=float, default=None, metavar="X",
+                        help="pixel size in µm of --reference (default: from its metadata; "
+                             "a map from another instrument has its own)")
     parser.set_defaults(func=run)
 
 
@@ -48,14 +52,16 @@ def run(args: argparse.Namespace) -> int:
     from grainseg.grains.outputs import table_csv, write_grain_outputs
     from grainseg.io.atomic import ensure_output_dir, write_json_atomic, write_text_atomic
 
-    if args.pixel_size_um is not None and not args.pixel_size_um > 0:
-        raise GrainsegError(f"--pixel-size-um must be positive, got {args.pixel_size_um}")
+    for option in ("pixel_size_um", "reference_pixel_size_um"):
+        value = getattr(args, option)
+        if value is not None and not value > 0:
+            raise GrainsegError(f"--{option.replace('_', '-')} must be positive, got {value}")
     out = ensure_output_dir(args.out)
     options = {"min_diameter_px": args.min_diameter_px, "exclude_border": args.exclude_border}
 
     reference = reference_map = None
     if args.reference is not None:
-        reference_map = load_grain_map(args.reference, args.pixel_size_um)
+        reference_map = load_grain_map(args.reference, args.reference_pixel_size_um)
         reference = analyse_grains(reference_map, **options)
 
     stems = [p.stem for p in args.inputs]
