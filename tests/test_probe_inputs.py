@@ -6,7 +6,8 @@ import json
 
 import numpy as np
 import pytest
-from test_data_helpers import make_pair, make_pairs
+import tifffile
+from test_data_helpers import make_pairs
 
 from grainseg.cli import main
 from grainseg.data import build_dataset, resolve_pair
@@ -60,3 +61,36 @@ def test_grains_reference_keeps_its_own_pixel_size(tmp_path):
                  "--reference", str(tmp_path / "ebsd.tif"), "--reference-pixel-size-um",
                  "0.25", "--out", str(out)]) == 0
     assert json.loads((out / "summary.json").read_text())["reference_pixel_size_um"] == 0.25
+
+
+@pytest.mark.parametrize("shape", [(1, 300), (300, 1), (1, 1), (1, 1, 300)])
+def test_one_pixel_wide_images_are_refused_by_their_size(tmp_path, shape):
+    from grainseg.io.tiff import read_micrograph
+
+    write_tiff(tmp_path / "thin.tif", np.zeros(shape, np.uint8))
+    rows, cols = shape[-2:]
+    with pytest.raises(GrainsegError, match=rf"thin\.tif: image is {rows} x {cols} px: too small"):
+        read_micrograph(tmp_path / "thin.tif")
+
+
+def test_rgb_row_and_single_page_stack_keep_their_axes(tmp_path):
+    from grainseg.io.tiff import read_micrograph
+
+    tifffile.imwrite(tmp_path / "stack.tif", np.zeros((1, 5, 7), np.uint8))
+    assert read_micrograph(tmp_path / "stack.tif").image.shape == (5, 7)
+    tifffile.imwrite(tmp_path / "rgb.tif", np.zeros((1, 5, 7, 3), np.uint8), photometric="rgb")
+    assert read_micrograph(tmp_path / "rgb.tif").image.shape == (5, 7)
+
+
+@pytest.mark.parametrize("keep_bytes", [8, 16, 50, 200])
+def test_truncated_tiff_says_damaged_or_truncated(tmp_path, keep_bytes):
+    from grainseg.io.tiff import read_micrograph
+
+    image = np.random.default_rng(0).integers(0, 255, (64, 64), dtype=np.uint8)
+    write_tiff(tmp_path / "full.tif", image)
+    (tmp_path / "cut.tif").write_bytes((tmp_path / "full.tif").read_bytes()[:keep_bytes])
+    with pytest.raises(GrainsegError, match=r"cut\.tif: TIFF is damaged or truncated"):
+        read_micrograph(tmp_path / "cut.tif")
+    (tmp_path / "png.tif").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    with pytest.raises(GrainsegError, match=r"png\.tif: not a readable TIFF"):
+        read_micrograph(tmp_path / "png.tif")

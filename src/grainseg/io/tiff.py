@@ -35,6 +35,8 @@ _MAX_COMPRESSION_RATIO = 5000
 TESCAN_TAG = 50431
 #: Suffixes read with Pillow; anything else is read as a TIFF.
 RASTER_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+#: The smallest image side read (a 1 x N row or a single pixel is no micrograph or map).
+MIN_SIDE_PX = 2
 NO_PIXEL_SIZE_NOTE = (
     "no pixel size in the file or a sidecar (FEI/Thermo Fisher, Zeiss, Tescan, JEOL, Hitachi, "
     "ImageJ): sizes in px; give the pixel size with --pixel-size-um"
@@ -161,17 +163,37 @@ def _check_declared_size(path: Path, page: tifffile.TiffPage) -> None:
         )
 
 
+def _has_tiff_signature(path: Path) -> bool:
+    """True when the file starts as a TIFF or BigTIFF does (byte order mark, then 42 or 43)."""
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    return head in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+
+
+def _drop_singleton_axes(image: np.ndarray) -> np.ndarray:
+    """Remove length-1 axes beyond the two image axes ((1, H, W) pages, (H, W, 1) channels),
+    keeping a 1 x N image two-dimensional."""
+    if image.ndim > 2 and image.shape[-1] == 1:
+        image = image[..., 0]
+    colour_axes = 1 if image.ndim > 2 and image.shape[-1] in (3, 4) else 0
+    while image.ndim > 2 + colour_axes and image.shape[0] == 1:
+        image = image[0]
+    return image
+
+
 def _read_tiff(path: Path, notes: list[str]) -> tuple[np.ndarray, float | None]:
     """First page of a TIFF (palette images as their indices) and its tagged pixel size."""
     try:
         with _tifffile_messages_as_notes(notes), tifffile.TiffFile(path) as tif:
             if not tif.pages:
-                raise input_error(path, "TIFF holds no image")
+                raise input_error(path, "TIFF is damaged or truncated (no image directory)")
             _check_declared_size(path, tif.pages[0])
             return tif.pages[0].asarray(), pixel_size_um_from_tags(tif)
     except GrainsegError:
         raise
     except tifffile.TiffFileError as exc:
+        if _has_tiff_signature(path):  # a TIFF cut short or corrupted after its header
+            raise input_error(path, f"TIFF is damaged or truncated ({exc})") from None
         raise input_error(path, f"not a readable TIFF ({exc})") from None
     except Exception as exc:  # noqa: BLE001 - tifffile and its codecs (zlib, struct, ...) raise
         # many types on a damaged file; all of them mean the same to the user.
@@ -213,11 +235,14 @@ def _read_image(path: str | os.PathLike, palette_indices: bool) -> Micrograph:
     else:
         image, pixel_size_um = _read_tiff(path, notes)
     try:
-        image = to_grey(np.squeeze(image), notes)
+        image = to_grey(_drop_singleton_axes(image), notes)
     except ValueError as exc:
         raise input_error(path, str(exc)) from None
     if image.size == 0:
         raise input_error(path, "image is empty")
+    if min(image.shape) < MIN_SIDE_PX:
+        raise input_error(path, f"image is {image.shape[0]} x {image.shape[1]} px: too small, "
+                                f"an image needs at least {MIN_SIDE_PX} px in each direction")
     if pixel_size_um is None:
         found = sidecar_pixel_size_um(path)
         if found is not None:
