@@ -43,6 +43,8 @@ def add_parser(subparsers) -> None:
                         help="probability below which a pixel is grain interior (default 0.5)")
     parser.add_argument("--min-grain-px", type=int, default=20, metavar="N",
                         help="grains with fewer pixels are merged into neighbours (default 20)")
+    parser.add_argument("--tta", action="store_true",
+                        help="average the network over the four flips of each tile (4x slower)")
     parser.add_argument("--device", default="auto",
                         help="auto (CUDA when available), cpu, cuda or cuda:N (default auto)")
     parser.add_argument("--skip-existing", action="store_true",
@@ -83,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
         resolve_device(args.device)  # a bad --device fails here, not in every task
     model_path = args.model if args.model is not None else default_model_path()
     settings = dict(tile_px=args.tile, overlap=args.overlap, batch=args.batch,
-                    threshold=args.threshold, min_grain_px=args.min_grain_px)
+                    threshold=args.threshold, min_grain_px=args.min_grain_px,
+                    flip_tta=args.tta)
     result = segment_batch(list(args.images), out_dir, model_path, device=args.device,
                            settings=settings, skip_existing=args.skip_existing, cluster=cluster)
     records, failed, skipped = result["images"], result["failed"], result["skipped_existing"]

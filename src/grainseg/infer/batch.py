@@ -55,7 +55,8 @@ def segment_file_task(
         ``cpu``, ``cuda`` or ``cuda:N``.
     settings : dict
         ``tile_px``, ``overlap``, ``batch`` (None: chosen for the device, see
-        `grainseg.infer.segment.plan_tiling`), ``threshold``, ``min_grain_px``.
+        `grainseg.infer.segment.plan_tiling`), ``threshold``, ``min_grain_px``, and optionally
+        ``flip_tta`` (average the network over the four flips, `flip_averaged`).
     skip_existing : bool
         Leave an image whose four outputs exist.
 
@@ -67,7 +68,7 @@ def segment_file_task(
         ``seconds``; when failed ``error`` (the one-line message).
     """
     from grainseg.cluster import cached_predictor, worker_device
-    from grainseg.infer.segment import plan_tiling, resolve_device
+    from grainseg.infer.segment import flip_averaged, plan_tiling, resolve_device
 
     outputs = output_paths(image_path, out_dir)
     record: dict = {"image": str(image_path)}
@@ -79,6 +80,8 @@ def segment_file_task(
         predict, meta = cached_predictor(str(model_path), device_name)
         plan = plan_tiling(predict, device_name, settings.get("tile_px"),
                            settings.get("overlap"), settings.get("batch"))
+        if settings.get("flip_tta"):
+            predict = flip_averaged(predict)
         info = segment_file(image_path, outputs, predict, median_px=int(meta.get("median_px", 3)),
                             tile_px=plan.tile_px, overlap=plan.overlap, batch=plan.batch,
                             threshold=settings["threshold"],

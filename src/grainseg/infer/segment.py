@@ -115,6 +115,33 @@ def model_predictor(model: torch.nn.Module, device: torch.device | str = "cpu") 
     return predict
 
 
+def flip_averaged(predict: Predictor) -> Predictor:
+    """Test-time augmentation: the mean of a predictor's outputs over the four flips.
+
+    Each tile is predicted as it is, mirrored left-right, up-down and both, and each output is
+    flipped back before averaging; the networks are trained with the same flips, so the mean is
+    the same estimate with less variance, at four times the network cost.
+
+    Parameters
+    ----------
+    predict : callable
+        Tile predictor ``(B, 1, h, w) float32 -> (B, 1, h, w)`` (see `model_predictor`).
+
+    Returns
+    -------
+    callable
+        A predictor of the same contract.
+    """
+
+    def averaged(tiles: np.ndarray) -> np.ndarray:
+        total = np.array(predict(tiles), dtype=np.float32)
+        for axes in ((-1,), (-2,), (-2, -1)):
+            total += np.flip(predict(np.flip(tiles, axes)), axes)
+        return total / np.float32(4.0)
+
+    return averaged
+
+
 def plan_tiling(
     predict: Predictor,
     device: torch.device | str = "cpu",
@@ -245,7 +272,8 @@ def segment_image(
         included: it is detected with `grainseg.preprocess.data_bar_start_row` and left out.
     model : nn.Module or callable
         A network following the `grainseg.models` contract, or a tile predictor
-        ``(B, 1, h, w) float32 -> (B, 1, h, w)`` probabilities.
+        ``(B, 1, h, w) float32 -> (B, 1, h, w)`` probabilities (wrap it in `flip_averaged` for
+        test-time flips).
     median_px : int
         Median filter of `grainseg.preprocess.preprocess_sem`; take it from the model's meta.
     tile_px, overlap, batch
