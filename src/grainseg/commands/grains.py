@@ -47,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from grainseg.grains.analysis import analyse_grains, compare_to_reference, load_grain_map
     from grainseg.grains.outputs import table_csv, write_grain_outputs
     from grainseg.io.atomic import ensure_output_dir, write_json_atomic, write_text_atomic
+    from grainseg.io.names import output_stems
     from grainseg.io.owner import claim_folder
     from grainseg.pixel_size import check_pixel_size_um
 
@@ -61,12 +62,12 @@ def run(args: argparse.Namespace) -> int:
         reference_map = load_grain_map(args.reference, args.pixel_size_um)
         reference = analyse_grains(reference_map, **options)
 
-    stems = [p.stem for p in args.inputs]
+    stems = output_stems(args.inputs)
     several = len(args.inputs) > 1
     summaries, tables = [], []
     failed = []
-    for index, (path, stem) in enumerate(tqdm(list(zip(args.inputs, stems, strict=True)),
-                                              desc="grains", unit="map", disable=not several)):
+    for path, stem in tqdm(list(zip(args.inputs, stems, strict=True)),
+                           desc="grains", unit="map", disable=not several):
         try:
             grain_map = load_grain_map(path, args.pixel_size_um)
             analysis = analyse_grains(grain_map, **options)
@@ -80,9 +81,8 @@ def run(args: argparse.Namespace) -> int:
         if reference is not None:
             distances, difference = compare_to_reference(analysis, reference, grain_map,
                                                          reference_map)
-        # One sub-folder per input, named by its stem (plus its position when stems repeat).
-        target = out if not several else (
-            out / stem if stems.count(stem) == 1 else out / f"{stem}_{index}")
+        # One sub-folder per input, named by its stem (with its folder when stems repeat).
+        target = out / stem if several else out
         write_grain_outputs(target, analysis, reference, distances, difference)
         summary = analysis.summary
         unit = "um" if grain_map.pixel_size_um is not None else "px"

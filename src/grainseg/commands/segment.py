@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     summary = {"model": str(model_path), "device": args.device, "cluster": cluster,
                "settings": {"median_px": result["median_px"], **settings},
                "images": records, "failed": failed, "skipped_existing": skipped,
-               "seconds": result["seconds"]}
+               "skipped_outputs": result["skipped_outputs"], "seconds": result["seconds"]}
     write_json_atomic(out_dir / "segment_summary.json", summary)
     print(f"segmented {len(records)} image(s), skipped {skipped} existing, "
           f"{len(failed)} failed, in {summary['seconds']:.1f} s -> {out_dir}")
@@ -101,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {Path(info['image']).name}: {info['n_grains']} grains, "
               f"{info['shape_px'][1]} x {info['shape_px'][0]} px, {info['seconds']:.2f} s"
               + (f" ({notes})" if notes else ""))
+    for path in result["skipped_outputs"]:
+        print(f"  note: {Path(path).name}: an output of grainseg segment, skipped")
     for message in failed:
         print(f"  FAILED {message}")
     return 1 if failed else 0

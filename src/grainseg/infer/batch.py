@@ -14,7 +14,8 @@ import os
 import time
 from pathlib import Path
 
-from grainseg.errors import GrainsegError
+from grainseg.errors import GrainsegError, input_error
+from grainseg.io.names import output_stems
 
 #: Output suffixes per image, after the input's stem.
 OUTPUTS = {
@@ -25,10 +26,53 @@ OUTPUTS = {
 }
 
 
-def output_paths(image_path: str | os.PathLike, out_dir: str | os.PathLike) -> dict[str, Path]:
-    """The four output files of one input image (keys of `OUTPUTS`)."""
-    stem = Path(image_path).stem
+def output_paths(stem: str, out_dir: str | os.PathLike) -> dict[str, Path]:
+    """The four output files of one input image (keys of `OUTPUTS`), named after ``stem``
+    (see `grainseg.io.names.output_stems`)."""
     return {key: Path(out_dir) / f"{stem}{suffix}" for key, suffix in OUTPUTS.items()}
+
+
+def is_segment_output(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is an output `segment_file` wrote (its name ends like one and, for a
+    TIFF, grainseg's metadata is inside)."""
+    path = Path(path)
+    if not any(path.name.endswith(suffix) for suffix in OUTPUTS.values()):
+        return False
+    if path.suffix.lower() == ".png":
+        return True
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            return tif.pages[0].description.startswith('{"grainseg"')
+    except Exception:  # noqa: BLE001 - unreadable: not ours; reading it will report why
+        return False
+
+
+def plan_outputs(
+    image_paths: list[Path], out_dir: Path
+) -> tuple[dict[Path, str], list[Path]]:
+    """Output stems of the images to segment, and the inputs left out as grainseg outputs.
+
+    Raises
+    ------
+    GrainsegError
+        Before anything is written, when two inputs would get the same output name, or an
+        output would replace one of the inputs.
+    """
+    own = [p for p in image_paths if is_segment_output(p)]
+    todo = [p for p in image_paths if p not in own]
+    stems = dict(zip(todo, output_stems(todo), strict=True))
+    inputs = {Path(p).resolve(): p for p in todo}  # own outputs are redone, not lost
+    for path, stem in stems.items():
+        for output in output_paths(stem, out_dir).values():
+            replaced = inputs.get(output.resolve())
+            if replaced is not None:
+                raise input_error(
+                    replaced, f"would be replaced by an output of {path}; rename it or choose "
+                    "another --out"
+                )
+    return stems, own
 
 
 def segment_file_task(
@@ -38,6 +82,7 @@ def segment_file_task(
     model_path: str,
     device: str,
     settings: dict,
+    stems: dict[str, str],
     skip_existing: bool = False,
 ) -> dict:
     """Segment one image file to its outputs; runs on a Dask worker or in this process.
@@ -56,6 +101,8 @@ def segment_file_task(
     settings : dict
         ``tile_px``, ``overlap``, ``batch`` (None: chosen for the device, see
         `grainseg.infer.segment.plan_tiling`), ``threshold``, ``min_grain_px``.
+    stems : dict
+        Output stem of every image path (as str), from `plan_outputs`.
     skip_existing : bool
         Leave an image whose four outputs exist.
 
@@ -69,8 +116,8 @@ def segment_file_task(
     from grainseg.cluster import cached_predictor, worker_device
     from grainseg.infer.segment import plan_tiling, resolve_device
 
-    outputs = output_paths(image_path, out_dir)
-    record: dict = {"image": str(image_path)}
+    outputs = output_paths(stems[str(image_path)], out_dir)
+    record: dict = {"image": str(image_path), "outputs": {k: str(p) for k, p in outputs.items()}}
     if skip_existing and all(p.is_file() for p in outputs.values()):
         return {**record, "status": "skipped"}
     start = time.perf_counter()
@@ -147,13 +194,13 @@ def segment_file(
             "notes": micrograph.notes + result.notes}
 
 
-def remove_stale_temporaries(out_dir: Path, image_paths: list[Path]) -> int:
-    """Delete the temporary files (``.STEM*.part``) that killed tasks of these images left.
+def remove_stale_temporaries(out_dir: Path, stems: list[str]) -> int:
+    """Delete the temporary files (``.STEM*.part``) that killed tasks of these output stems
+    left.
 
     Called after every task of the batch has finished, when no live writer of these stems
     remains. Returns the number of files removed.
     """
-    stems = {Path(p).stem for p in image_paths}
     stale = [p for p in Path(out_dir).glob(".*.part")
              if any(p.name.startswith(f".{stem}_") for stem in stems)]
     for path in stale:
@@ -192,12 +239,15 @@ def segment_batch(
     -------
     dict
         ``images`` (records of the finished images, in input order), ``failed`` (messages),
-        ``skipped_existing`` (count), ``median_px``, ``seconds``.
+        ``skipped_existing`` (count), ``skipped_outputs`` (inputs that are grainseg segment
+        outputs, left out), ``median_px``, ``seconds``. Every record names its ``outputs``.
     """
     from grainseg.cluster import cached_predictor, check_cluster, run_tasks
     from grainseg.preprocess import check_median_px
 
     cluster = check_cluster(cluster)
+    stems, own_outputs = plan_outputs(image_paths, out_dir)
+    image_paths = list(stems)
     started = time.perf_counter()
     _, meta = cached_predictor(str(model_path), "cpu")
     median_px = check_median_px(meta.get("median_px", 3), f"{model_path}: median_px")
@@ -205,19 +255,21 @@ def segment_batch(
     for path, record in run_tasks(segment_file_task, image_paths, cluster=cluster,
                                   desc="segment", unit="image", out_dir=out_dir,
                                   model_path=str(model_path), device=device,
-                                  settings=settings, skip_existing=skip_existing):
+                                  settings=settings, skip_existing=skip_existing,
+                                  stems={str(p): s for p, s in stems.items()}):
         records[path] = record
         if record["status"] == "failed":
             from tqdm import tqdm
 
             tqdm.write(f"grainseg segment: skipped {record['error']}")
     if cluster is not None:
-        remove_stale_temporaries(out_dir, image_paths)
+        remove_stale_temporaries(out_dir, list(stems.values()))
     ordered = [records[p] for p in image_paths]
     return {
         "images": [r for r in ordered if r["status"] == "done"],
         "failed": [r["error"] for r in ordered if r["status"] == "failed"],
         "skipped_existing": sum(r["status"] == "skipped" for r in ordered),
+        "skipped_outputs": [str(p) for p in own_outputs],
         "median_px": median_px,
         "seconds": round(time.perf_counter() - started, 3),
     }
