@@ -128,11 +128,13 @@ def segment_file_task(
                            settings.get("overlap"), settings.get("batch"))
         info = segment_file(image_path, outputs, predict, median_px=int(meta.get("median_px", 3)),
                             tile_px=plan.tile_px, overlap=plan.overlap, batch=plan.batch,
-                            threshold=settings["threshold"],
+                            threshold=settings["threshold"], page=settings.get("page"),
                             min_grain_px=settings["min_grain_px"])
     except GrainsegError as exc:
         return {**record, "status": "failed", "error": str(exc)}
     tiling = {"tile_px": plan.tile_px, "overlap": plan.overlap, "batch": plan.batch}
+    info.setdefault("warnings", [])  # the bounded-memory path does not look for them
+    info.setdefault("flagged", bool(info["warnings"]))
     return {**record, "status": "done", **info, "tiling": tiling, "device": device_name,
             "seconds": round(time.perf_counter() - start, 3)}
 
@@ -141,6 +143,7 @@ def segment_file(
     image_path: str | os.PathLike,
     outputs: dict[str, Path],
     predict,
+    page: int | None = None,
     **settings,
 ) -> dict:
     """Segment one micrograph file and write its outputs atomically (each is renamed into place
@@ -154,6 +157,8 @@ def segment_file(
         Final paths under the keys of `OUTPUTS`.
     predict : callable
         Tile predictor (see `grainseg.infer.segment.model_predictor`).
+    page : int or None
+        Page of a multi-page TIFF, from 1 (None: the first, with a note).
     **settings
         ``median_px``, ``tile_px``, ``overlap``, ``batch``, ``threshold``, ``min_grain_px`` of
         `grainseg.infer.segment.segment_image`.
@@ -161,12 +166,14 @@ def segment_file(
     Returns
     -------
     dict
-        ``shape_px``, ``data_bar_row``, ``n_grains``, ``pixel_size_um``, ``notes``.
+        ``shape_px``, ``data_bar_row``, ``n_grains``, ``pixel_size_um``, ``notes``,
+        ``warnings`` and ``flagged`` (see `grainseg.infer.segment.content_warnings`).
 
     Raises
     ------
     GrainsegError
-        If the file cannot be read as a micrograph or an output cannot be written.
+        If the file cannot be read as a micrograph (a complex or boolean image included) or an
+        output cannot be written.
     """
     from matplotlib.image import imsave
 
@@ -180,7 +187,9 @@ def segment_file(
     settings = {"multiple": SIZE_MULTIPLE, **settings}
     if image_size_px(image_path) > LARGE_IMAGE_PX:
         return segment_tiff_large(image_path, predict, outputs, progress=True, **settings)
-    micrograph = read_micrograph(image_path)
+    micrograph = read_micrograph(image_path, page=page)
+    if micrograph.image.dtype == bool:
+        raise input_error(image_path, "boolean image (a mask?): not a micrograph")
     result = segment_image(micrograph.image, predict, **settings)
     pixel_size_um = micrograph.pixel_size_um
     write_tiff(outputs["probability"], result.probability, pixel_size_um)
@@ -191,7 +200,8 @@ def segment_file(
         imsave(tmp, overlay_rgb(grey, result.boundaries), format="png")
     return {"shape_px": result.grain_ids.shape, "data_bar_row": result.data_bar_row,
             "n_grains": int(result.grain_ids.max()), "pixel_size_um": pixel_size_um,
-            "notes": micrograph.notes + result.notes}
+            "notes": micrograph.notes + result.notes, "warnings": result.warnings,
+            "flagged": bool(result.warnings)}
 
 
 def remove_stale_temporaries(out_dir: Path, stems: list[str]) -> int:
