@@ -68,7 +68,14 @@ def test_check_cluster_values():
 
 def test_local_cluster_gives_the_single_process_files(tmp_path, model_file):
     paths = make_images(tmp_path / "in", 4)
-    assert segment(paths, model_file, tmp_path / "one") == 0
+    # Each of the 2 workers gets cpu_count // 2 torch threads; float results depend on the
+    # thread count, so the single-process run uses the same.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // 2))
+    try:
+        assert segment(paths, model_file, tmp_path / "one") == 0
+    finally:
+        torch.set_num_threads(threads)
     assert segment(paths, model_file, tmp_path / "two", "--cluster", "local:2") == 0
     assert output_bytes(tmp_path / "two", paths) == output_bytes(tmp_path / "one", paths)
     summary = json.loads((tmp_path / "two" / "segment_summary.json").read_text())
@@ -78,7 +85,12 @@ def test_local_cluster_gives_the_single_process_files(tmp_path, model_file):
 def test_killed_worker_loses_no_image(tmp_path, model_file, scheduler):
     address, client = scheduler
     paths = make_images(tmp_path / "in", 6, shape=(160, 192))
-    assert segment(paths[:1], model_file, tmp_path / "reference") == 0
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the workers of `scheduler` (distributed sets 1 thread)
+    try:
+        assert segment(paths[:1], model_file, tmp_path / "reference") == 0
+    finally:
+        torch.set_num_threads(threads)
     out = tmp_path / "out"
     codes = []
     run = threading.Thread(target=lambda: codes.append(
