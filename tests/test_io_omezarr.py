@@ -18,7 +18,7 @@ from grainseg.io.omezarr import open_zarr_image, write_ome_zarr
 from grainseg.io.tiff import write_tiff
 from grainseg.models import build_model, save_model
 
-zarr = pytest.importorskip("zarr")
+zarr = pytest.importorskip("zarr", minversion="3")
 
 
 def test_ome_zarr_round_trip_keeps_pixels_and_pixel_size(tmp_path):
