@@ -7,6 +7,7 @@ import signal
 import threading
 import time
 
+import numpy as np
 import pytest
 import torch
 from test_infer_segment import cell_image
@@ -130,3 +131,27 @@ def test_grains_on_a_cluster_gives_the_single_process_tables(tmp_path, scheduler
         assert main(["grains", *map(str, paths), "--out", str(out), *extra]) == 0
     for name in ("grains_all.csv", "summary_all.json", "map1_grain_ids/grains.csv"):
         assert (tmp_path / "two" / name).read_bytes() == (tmp_path / "one" / name).read_bytes()
+
+
+def test_zarr_mosaic_bands_run_across_the_cluster_and_join_exactly(tmp_path, model_file,
+                                                                   scheduler):
+    from grainseg.infer.large import BAND_PX
+    from grainseg.io.omezarr import open_zarr_image, write_ome_zarr
+
+    (tmp_path / "in").mkdir()
+    mosaic = tmp_path / "in" / "tall.ome.zarr"
+    write_ome_zarr(mosaic, cell_image((BAND_PX + 200, 48), 40, seed=7), 0.1)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the workers of `scheduler`
+    try:
+        assert segment([mosaic], model_file, tmp_path / "one") == 0
+    finally:
+        torch.set_num_threads(threads)
+    assert segment([mosaic], model_file, tmp_path / "two", "--cluster", scheduler[0]) == 0
+    summary = json.loads((tmp_path / "two" / "segment_summary.json").read_text())
+    assert any("2 bands" in note for note in summary["images"][0]["notes"])
+    for name in ("tall_probability.zarr", "tall_grain_ids.zarr"):
+        one, _ = open_zarr_image(tmp_path / "one" / name)
+        two, pixel_size_um = open_zarr_image(tmp_path / "two" / name)
+        assert pixel_size_um == 0.1
+        np.testing.assert_array_equal(two.read(0, two.shape[0]), one.read(0, one.shape[0]))

@@ -89,7 +89,8 @@ def segment_file_task(
         info = segment_file(image_path, outputs, predict, median_px=int(meta.get("median_px", 3)),
                             tile_px=plan.tile_px, overlap=plan.overlap, batch=plan.batch,
                             threshold=settings["threshold"],
-                            min_grain_px=settings["min_grain_px"])
+                            min_grain_px=settings["min_grain_px"],
+                            model=(str(model_path), device))
     except GrainsegError as exc:
         return {**record, "status": "failed", "error": str(exc)}
     tiling = {"tile_px": plan.tile_px, "overlap": plan.overlap, "batch": plan.batch}
@@ -101,6 +102,7 @@ def segment_file(
     image_path: str | os.PathLike,
     outputs: dict[str, Path],
     predict,
+    model: tuple[str, str] | None = None,
     **settings,
 ) -> dict:
     """Segment one micrograph file and write its outputs atomically (each is renamed into place
@@ -115,6 +117,9 @@ def segment_file(
         Final paths under the keys of `OUTPUTS`.
     predict : callable
         Tile predictor (see `grainseg.infer.segment.model_predictor`).
+    model : (model path, device) or None
+        Lets a mosaic's bands run as tasks of their own on a Dask cluster (see
+        `grainseg.infer.large.segment_large`).
     **settings
         ``median_px``, ``tile_px``, ``overlap``, ``batch``, ``threshold``, ``min_grain_px`` of
         `grainseg.infer.segment.segment_image`.
@@ -142,7 +147,8 @@ def segment_file(
     settings = {"multiple": SIZE_MULTIPLE, **settings}
     raster = Path(image_path).suffix.lower() in RASTER_SUFFIXES  # PNG, JPEG: read whole
     if is_zarr(image_path) or (not raster and image_size_px(image_path) > LARGE_IMAGE_PX):
-        return segment_large(image_path, predict, outputs, progress=True, **settings)
+        return segment_large(image_path, predict, outputs, progress=True, model=model,
+                             **settings)
     micrograph = read_micrograph(image_path)
     result = segment_image(micrograph.image, predict, **settings)
     pixel_size_um = micrograph.pixel_size_um
