@@ -102,7 +102,7 @@ def test_segment_edit_undo_and_save_through_the_widget(qtbot, small_image, tmp_p
     region = widget.next_uncertain()
     assert region is not None
     scale = session.pixel_size_um
-    assert np.allclose(viewer.camera.center[-2:], np.asarray(region.centre_rc) * scale)
+    assert np.allclose(viewer.scene.camera.center[-2:], np.asarray(region.centre_rc) * scale)
     widget.next_uncertain()
     row0, row1, col0, col1 = region.box
     assert session.reviewed[row0:row1, col0:col1].all()
