@@ -255,8 +255,10 @@ def test_wrong_extensions(ebsd_dir, tmp_path):
     shutil.copy(ebsd_dir / "ni_superalloy.crc", tmp_path / "binary.ang")
     with pytest.raises(GrainsegError, match=r"binary\.ang: binary data"):
         read_ebsd(tmp_path / "binary.ang")
-    with pytest.raises(GrainsegError, match=r"copper_hex\.osc: unsupported EBSD file extension"):
-        read_ebsd(ebsd_dir / "copper_hex.osc")
+    shutil.copy(ebsd_dir / "nickel_tiny.ang", tmp_path / "map.xyz")
+    with pytest.raises(GrainsegError, match=r"map\.xyz: unsupported EBSD file extension '\.xyz' "
+                                            r"\(grainseg reads \.ang, \.osc, \.ctf"):
+        read_ebsd(tmp_path / "map.xyz")
     with pytest.raises(GrainsegError, match=r"nothing\.ang: file not found"):
         read_ebsd(tmp_path / "nothing.ang")
 

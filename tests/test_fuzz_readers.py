@@ -1,8 +1,11 @@
-"""Fuzz the file readers: mutated .ang, .ctf, .cpr/.crc and TIFF files may only raise GrainsegError.
+"""Fuzz the file readers: mutated .ang, .ctf, .cpr/.crc, .osc, EDAX .h5, .h5oina and TIFF files
+may only raise GrainsegError.
 
 Seeds are small valid files (written here with the synth writers, cut from the real .cpr/.crc
-pair, and a TIFF carrying the real FEI metadata block). Mutations: truncation, byte flips,
-number tokens replaced by odd values, dropped and duplicated lines. Whatever the reader returns
+pair, the .osc and OIM .h5 fixtures of tests/data/ebsd, a spec-built .h5oina, and a TIFF
+carrying the real FEI metadata block). Mutations: truncation, byte flips, number tokens replaced by odd values,
+dropped and duplicated lines; for HDF5 also datasets removed, shortened or filled with odd
+values. Whatever the reader returns
 must be a sane map / image. ``GRAINSEG_FUZZ_EXAMPLES`` sets the examples per reader (default 150;
 ``benchmarks/fuzz_readers.py`` runs thousands).
 """
@@ -16,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tifffile
+from helpers.h5oina import COLS, ROWS, write_h5oina
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -24,6 +28,7 @@ from grainseg.io.ebsd import read_ebsd, write_ebsd
 from grainseg.io.ebsd.map import EBSDMap, Phase
 from grainseg.io.tiff import read_micrograph
 
+DATA = Path(__file__).parent / "data" / "ebsd"
 N_EXAMPLES = int(os.environ.get("GRAINSEG_FUZZ_EXAMPLES", "150"))
 FUZZ = settings(
     max_examples=N_EXAMPLES,
@@ -95,6 +100,14 @@ def seeds(tmp_path_factory, request) -> dict[str, bytes | tuple[bytes, bytes]]:
     tifffile.imwrite(folder / "f.tif", np.linspace(0, 1, 64, dtype=np.float32).reshape(8, 8),
                      compression="zlib")
     out["tif"] = [(folder / n).read_bytes() for n in ("fei.tif", "rgb.tif", "f.tif")]
+    out["osc"] = (DATA / "copper_hex_crop.osc").read_bytes()
+    out["oim.h5"] = (DATA / "edax_ni_oim_crop.h5").read_bytes()
+    rng = np.random.default_rng(8)
+    euler = rng.uniform(0, 3, (ROWS, COLS, 3))
+    euler[0, -2:] = np.nan  # outside the acquisition area
+    phase = rng.integers(0, 3, (ROWS, COLS))
+    phase[1, 1] = 1
+    out["h5oina"] = write_h5oina(folder / "s.h5oina", euler, phase).read_bytes()
     return out
 
 
@@ -187,6 +200,71 @@ def test_fuzz_cpr_crc(seeds, tmp_path_factory):
         _write(folder / "m.cpr", data.draw(mutate_text(cpr)) if which != "crc" else cpr)
         _write(folder / "m.crc", data.draw(mutate_binary(crc)) if which != "cpr" else crc)
         _check_ebsd(folder / data.draw(st.sampled_from(["m.cpr", "m.crc"])))
+
+    run()
+
+
+def test_fuzz_osc(seeds, tmp_path_factory):
+    path = tmp_path_factory.mktemp("fuzz_osc") / "m.osc"
+    assert read_ebsd(_write(path, seeds["osc"])).indexed.any()
+
+    @FUZZ
+    @given(data=st.data())
+    def run(data):
+        _check_ebsd(_write(path, data.draw(mutate_binary(seeds["osc"]))))
+
+    run()
+
+
+ODD_VALUES = [np.nan, np.inf, -1.0, 0.0, 1e30, -1111111.0, 7.0, 4 * np.pi]
+
+
+def _mutate_hdf5(h5, draw) -> None:
+    """One structural change to an open HDF5 file: a dataset removed, shortened, or given odd
+    values, or a scan group renamed."""
+    names: list[str] = []
+    h5.visititems(lambda name, item: names.append(name) if hasattr(item, "shape") else None)
+    name = names[draw(st.integers(0, len(names) - 1))]
+    op = draw(st.sampled_from(["delete", "shorten", "odd", "odd", "rename"]))
+    top = [key for key in h5 if hasattr(h5[key], "keys")]
+    if op == "rename" and top:
+        h5.move(top[0], draw(st.sampled_from(["Scan 1", "x", "2"])))
+        return
+    if name not in h5:  # its scan was renamed
+        return
+    values = h5[name][()]
+    del h5[name]
+    if op == "delete":
+        return
+    if op == "shorten":
+        h5[name] = values[: draw(st.integers(0, max(len(values) - 1, 0)))]
+        return
+    if values.dtype.kind in "iuf" and values.size:
+        values = values.astype(np.float64)
+        values.flat[draw(st.integers(0, values.size - 1))] = draw(st.sampled_from(ODD_VALUES))
+    elif values.dtype.kind == "S":
+        values = np.array([draw(st.sampled_from([b"", b"HexGrid", b"x", b"\xff"]))])
+    h5[name] = values
+
+
+@pytest.mark.parametrize("kind", ["oim.h5", "h5oina"])
+def test_fuzz_hdf5_ebsd(seeds, tmp_path_factory, kind):
+    import h5py
+
+    path = tmp_path_factory.mktemp(f"fuzz_{kind.replace('.', '_')}") / f"m.{kind.split('.')[-1]}"
+    assert read_ebsd(_write(path, seeds[kind])).indexed.any()
+
+    @FUZZ
+    @given(data=st.data())
+    def run(data):
+        _write(path, seeds[kind])
+        if data.draw(st.booleans()):
+            with h5py.File(path, "r+") as h5:
+                for _ in range(data.draw(st.integers(1, 3))):
+                    _mutate_hdf5(h5, data.draw)
+        else:
+            _write(path, data.draw(mutate_binary(seeds[kind])))
+        _check_ebsd(path)
 
     run()
 

@@ -3,7 +3,15 @@
 import numpy as np
 import pytest
 
-from grainseg.infer.tiling import axis_tiling, blend_window_1d, predict_tiled
+from grainseg.infer.tiling import (
+    CPU_TILE_PX,
+    DEFAULT_OVERLAP_PX,
+    GPU_MAX_BATCH,
+    axis_tiling,
+    blend_window_1d,
+    choose_tiling,
+    predict_tiled,
+)
 
 
 @pytest.mark.parametrize(
@@ -77,3 +85,25 @@ def test_identity_model_reproduces_input_and_band_output_matches():
     np.testing.assert_array_equal(bands, prob)
     assert sum(calls) == image.shape[0] and len(calls) > 1  # rows arrive band by band
     assert max(calls) <= 96
+
+
+def test_choose_tiling_cpu_defaults_and_user_values():
+    plan = choose_tiling("cpu")
+    assert (plan.tile_px, plan.batch) == (CPU_TILE_PX, 1)
+    assert plan.overlap * plan.tile_px == DEFAULT_OVERLAP_PX
+    # A 2048 x 1536 image: the default tiles spend at most 1.15 x the untiled pixels.
+    overlap_px = round(plan.overlap * plan.tile_px)
+    ty, tx = (axis_tiling(n, plan.tile_px, overlap_px, 16) for n in (1536, 2048))
+    assert len(ty.starts) * ty.size_px * len(tx.starts) * tx.size_px / (1536 * 2048) < 1.15
+    fixed = choose_tiling("cpu", tile_px=256, overlap=0.25, batch=4)
+    assert (fixed.tile_px, fixed.overlap, fixed.batch) == (256, 0.25, 4)
+    assert choose_tiling("cpu", tile_px=100).overlap == 0.5  # never more than half a tile
+
+
+def test_choose_tiling_gpu_fills_memory_budget():
+    per_px, free = 4000.0, 40 * 2**30  # 4 kB per pixel, 40 GiB free
+    plan = choose_tiling("cuda", activation_bytes_per_px=per_px, free_bytes=free)
+    assert 1 < plan.batch <= GPU_MAX_BATCH
+    assert plan.batch * per_px * plan.tile_px**2 <= 0.5 * free
+    small = choose_tiling("cuda", activation_bytes_per_px=per_px, free_bytes=2**30)
+    assert small.tile_px < plan.tile_px and small.batch * per_px * small.tile_px**2 <= 2**29

@@ -13,7 +13,7 @@ ORDER = 20
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "ebsd-grains",
-        help="grain and boundary maps from an EBSD map (.ang, .ctf, .cpr/.crc, .h5)",
+        help="grain and boundary maps from an EBSD map (.ang, .osc, .ctf, .cpr/.crc, .h5)",
         description=(
             "Reconstruct grains on an EBSD map: 4-neighbours whose disorientation (with the "
             "crystal symmetry) is below --threshold belong to one grain. Writes, on the EBSD "
@@ -24,7 +24,8 @@ def add_parser(subparsers) -> None:
         ),
     )
     parser.add_argument("map", type=Path, metavar="MAP",
-                        help="EBSD map: .ang, .ctf, .cpr (with its .crc) or HDF5 read by orix")
+                        help="EBSD map: .ang, .osc, .ctf, .cpr (with its .crc), EDAX OIM .h5 or other "
+                             "HDF5 read by orix")
     parser.add_argument("--threshold", type=float, default=10.0, metavar="DEG",
                         help="grain boundary disorientation, degrees (default 10)")
     parser.add_argument("--low", type=float, default=2.0, metavar="DEG",
@@ -38,6 +39,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--max-island", type=int, default=None, metavar="N",
                         help="not-indexed islands of at most N points take the surrounding "
                              "grain; larger areas stay unassigned (default 8)")
+    parser.add_argument("--scan", default=None, metavar="NAME",
+                        help="scan to read from a file holding several (EDAX .h5); default "
+                             "the first")
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
     parser.set_defaults(func=run)
 
@@ -82,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     if max_island < 0:
         raise GrainsegError(f"--max-island {max_island}: must not be negative")
 
-    ebsd_map = read_ebsd(args.map)
+    ebsd_map = read_ebsd(args.map, scan=args.scan)
     out = ensure_output_dir(args.out)
     misorientation = neighbour_misorientation_deg(ebsd_map)
     right, down = boundary_classes(ebsd_map, args.low, high, misorientation=misorientation)

@@ -26,7 +26,7 @@ from scipy import ndimage
 from grainseg.errors import GrainsegError, input_error
 from grainseg.infer.postprocess import network_blockwise
 from grainseg.infer.segment import overlay_rgb
-from grainseg.infer.tiling import Predictor, predict_tiled
+from grainseg.infer.tiling import Predictor, choose_tiling, predict_tiled
 from grainseg.io.atomic import atomic_path
 from grainseg.io.tiff import pixel_size_um_from_tags, read_micrograph
 from grainseg.preprocess import data_bar_start_row
@@ -210,9 +210,9 @@ def segment_tiff_large(
     out_paths: dict[str, Path],
     *,
     median_px: int = 3,
-    tile_px: int = 512,
-    overlap: float = 0.25,
-    batch: int = 8,
+    tile_px: int | None = None,
+    overlap: float | None = None,
+    batch: int | None = None,
     multiple: int = 1,
     threshold: float = 0.5,
     min_grain_px: int = 20,
@@ -232,7 +232,8 @@ def segment_tiff_large(
         Final paths under the keys ``probability``, ``boundaries``, ``grain_ids``, ``overlay``;
         all four appear together (atomically) when the image is done.
     median_px, tile_px, overlap, batch, multiple, threshold, min_grain_px
-        As in `grainseg.infer.segment.segment_image`.
+        As in `grainseg.infer.segment.segment_image` (None: the CPU choice of
+        `grainseg.infer.tiling.choose_tiling`).
     block_px, halo_px : int
         Post-processing blocks (see `network_blockwise`).
     progress : bool
@@ -265,7 +266,8 @@ def segment_tiff_large(
     with contextlib.ExitStack() as stack:
         tmp = {key: stack.enter_context(atomic_path(p)) for key, p in out_paths.items()}
         probability = TiffBands.create(tmp["probability"], shape, np.float32, pixel_size_um)
-        predict_tiled(network_input, predict, tile_px, overlap, batch, multiple,
+        plan = choose_tiling("cpu", tile_px, overlap, batch)
+        predict_tiled(network_input, predict, plan.tile_px, plan.overlap, plan.batch, multiple,
                       out=lambda y0, rows: probability.write(y0, 0, rows), progress=progress)
         boundaries = TiffBands.create(tmp["boundaries"], shape, np.uint8, pixel_size_um)
         grain_ids = TiffBands.create(tmp["grain_ids"], shape, np.uint32, pixel_size_um)

@@ -16,7 +16,7 @@ import torch
 
 from grainseg.errors import GrainsegError
 from grainseg.infer.postprocess import probability_to_network
-from grainseg.infer.tiling import Predictor, predict_tiled
+from grainseg.infer.tiling import Predictor, TilePlan, choose_tiling, predict_tiled
 from grainseg.preprocess import data_bar_start_row, preprocess_sem
 
 #: RGB colour of boundaries in the overlay PNG.
@@ -115,6 +115,44 @@ def model_predictor(model: torch.nn.Module, device: torch.device | str = "cpu") 
     return predict
 
 
+def plan_tiling(
+    predict: Predictor,
+    device: torch.device | str = "cpu",
+    tile_px: int | None = None,
+    overlap: float | None = None,
+    batch: int | None = None,
+) -> TilePlan:
+    """`grainseg.infer.tiling.choose_tiling` for a predictor on a device.
+
+    On CUDA the predictor's activation memory per pixel is measured with one 256 x 256 pass
+    (peak allocated bytes above the baseline) and set against the free memory; on a CPU nothing
+    runs.
+
+    Parameters
+    ----------
+    predict : callable
+        Tile predictor (see `model_predictor`) running on ``device``.
+    device : torch.device or str
+    tile_px, overlap, batch
+        Settings fixed by the user (None: choose).
+
+    Returns
+    -------
+    TilePlan
+    """
+    device = torch.device(device)
+    if device.type != "cuda" or (tile_px is not None and batch is not None):
+        return choose_tiling(device.type, tile_px, overlap, batch)
+    side_px = 256
+    torch.cuda.synchronize(device)
+    baseline = torch.cuda.memory_allocated(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    predict(np.zeros((1, 1, side_px, side_px), np.float32))
+    per_px = (torch.cuda.max_memory_allocated(device) - baseline) / side_px**2
+    free_bytes, _ = torch.cuda.mem_get_info(device)
+    return choose_tiling("cuda", tile_px, overlap, batch, per_px, free_bytes)
+
+
 def load_predictor(
     model_path: str | os.PathLike, device: torch.device | str = "cpu"
 ) -> tuple[Predictor, dict]:
@@ -189,9 +227,9 @@ def segment_image(
     model: torch.nn.Module | Predictor,
     *,
     median_px: int = 3,
-    tile_px: int = 512,
-    overlap: float = 0.25,
-    batch: int = 8,
+    tile_px: int | None = None,
+    overlap: float | None = None,
+    batch: int | None = None,
     threshold: float = 0.5,
     min_grain_px: int = 20,
     device: torch.device | str = "cpu",
@@ -211,7 +249,8 @@ def segment_image(
     median_px : int
         Median filter of `grainseg.preprocess.preprocess_sem`; take it from the model's meta.
     tile_px, overlap, batch
-        Tiling (see `grainseg.infer.tiling.predict_tiled`).
+        Tiling (see `grainseg.infer.tiling.predict_tiled`); None: chosen for ``device`` by
+        `plan_tiling`.
     threshold, min_grain_px
         Post-processing (see `grainseg.infer.postprocess.probability_to_network`).
     device : torch.device or str
@@ -231,11 +270,13 @@ def segment_image(
     predict = (
         model_predictor(model, device) if isinstance(model, torch.nn.Module) else model
     )
+    plan = plan_tiling(predict, device, tile_px, overlap, batch)
     bar_row = data_bar_start_row(image)
     notes = [f"data bar from row {bar_row} left out"] if bar_row < image.shape[0] else []
     network_input = preprocess_sem(image[:bar_row], median_px=median_px)
     probability = predict_tiled(
-        network_input, predict, tile_px, overlap, batch, multiple, progress=progress
+        network_input, predict, plan.tile_px, plan.overlap, plan.batch, multiple,
+        progress=progress,
     )
     boundaries, grain_ids = probability_to_network(probability, threshold, min_grain_px)
     return SegmentationResult(

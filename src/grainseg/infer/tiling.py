@@ -19,6 +19,21 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
+#: Largest tile side on a CPU. The overlap's share of the work falls as tiles grow, and a CPU
+#: runs a large convolution as fast per FLOP as a small one (the full-width U-Net on 2048 x 1536
+#: took 1.20 x its untiled FLOP time with 1024 px tiles and 1.58 x with 512 px ones,
+#: BENCHMARKS.md).
+CPU_TILE_PX = 1024
+#: Largest tile side on a GPU, whose memory decides the batch (see `choose_tiling`).
+GPU_TILE_PX = 1024
+#: Overlap of neighbouring tiles at the defaults, in pixels: the blend ramp, wide enough that
+#: a tile edge leaves no seam (see docs/segment.md for the check against untiled inference).
+DEFAULT_OVERLAP_PX = 64
+#: Share of the free GPU memory the tile batch may use for activations.
+GPU_MEMORY_SHARE = 0.5
+#: Most tiles per forward pass chosen automatically on a GPU.
+GPU_MAX_BATCH = 16
+
 #: A predictor maps a batch (B, 1, h, w) float32 of network inputs to probabilities of the same
 #: shape (float32, in [0, 1]).
 Predictor = Callable[[np.ndarray], np.ndarray]
@@ -38,6 +53,72 @@ class AxisTiling:
 
     starts: np.ndarray
     size_px: int
+
+
+@dataclass(frozen=True)
+class TilePlan:
+    """Tiling settings for `predict_tiled`.
+
+    Attributes
+    ----------
+    tile_px : int
+        Largest tile side in pixels.
+    overlap : float
+        Smallest overlap as a fraction of ``tile_px``.
+    batch : int
+        Tiles per forward pass.
+    """
+
+    tile_px: int
+    overlap: float
+    batch: int
+
+
+def choose_tiling(
+    device_type: str,
+    tile_px: int | None = None,
+    overlap: float | None = None,
+    batch: int | None = None,
+    activation_bytes_per_px: float | None = None,
+    free_bytes: int | None = None,
+) -> TilePlan:
+    """Tile side, overlap and batch for a device; values given are kept, None ones chosen.
+
+    On a CPU: `CPU_TILE_PX` tiles, one per pass (a large tile already keeps every core busy,
+    and a batch only adds memory). On a GPU: `GPU_TILE_PX` tiles and as many per pass as fit in
+    `GPU_MEMORY_SHARE` of ``free_bytes`` at ``activation_bytes_per_px`` (measured by
+    `grainseg.infer.segment.activation_bytes_per_px`), at most `GPU_MAX_BATCH`. The overlap is
+    `DEFAULT_OVERLAP_PX` pixels. `axis_tiling` then spreads the tiles evenly over each image
+    axis and shrinks them to it, so small images get one tile of their own size.
+
+    Parameters
+    ----------
+    device_type : str
+        ``"cpu"`` or ``"cuda"`` (`torch.device.type`).
+    tile_px, overlap, batch
+        Settings fixed by the user (None: choose).
+    activation_bytes_per_px, free_bytes : float, int or None
+        GPU memory per tile pixel of one forward pass, and free GPU memory, in bytes.
+
+    Returns
+    -------
+    TilePlan
+    """
+    gpu = device_type == "cuda"
+    budget = GPU_MEMORY_SHARE * free_bytes * 1.0 if gpu and free_bytes else None
+    per_px = activation_bytes_per_px if gpu and activation_bytes_per_px else None
+    if tile_px is None:
+        tile_px = GPU_TILE_PX if gpu else CPU_TILE_PX
+        # Halve the tile until one fits in the memory budget.
+        while budget and per_px and tile_px > 128 and per_px * tile_px**2 > budget:
+            tile_px //= 2
+    if overlap is None:
+        overlap = min(0.5, DEFAULT_OVERLAP_PX / tile_px)
+    if batch is None:
+        batch = 1
+        if budget and per_px:
+            batch = int(np.clip(budget / (per_px * tile_px**2), 1, GPU_MAX_BATCH))
+    return TilePlan(int(tile_px), float(overlap), int(batch))
 
 
 def axis_tiling(length_px: int, tile_px: int, overlap_px: int, multiple: int = 1) -> AxisTiling:

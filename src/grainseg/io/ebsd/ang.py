@@ -50,6 +50,8 @@ from grainseg.io.ebsd.symmetry import laue_from_tsl
 EXTENSIONS = (".ang",)
 #: EDAX writes 4 pi (12.56637) into all three angles of a not-indexed point.
 TSL_NOT_INDEXED_EULER_RAD = 4 * np.pi - 1e-3
+#: OIM's coordinate of a grid point that holds no data.
+OIM_NO_POINT_UM = -1111111.0
 
 
 def _parse_header(path: Path, header: list[str]) -> tuple[dict[str, str], list[Phase], list[int]]:
@@ -94,15 +96,36 @@ def read(path: Path) -> EBSDMap:
         raise input_error(path, "no '#' header: not an EDAX .ang file (wrong extension?)")
     fields, phases, numbers = _parse_header(path, lines[:n_header])
     data = load_table(path, text, n_header, 8)
+    return map_from_tsl_points(path, data, fields, phases, numbers)
+
+
+def map_from_tsl_points(
+    path: Path, data: np.ndarray, fields: dict[str, str], phases: list[Phase], numbers: list[int]
+) -> EBSDMap:
+    """The map of EDAX/TSL point records, as .ang, .osc and OIM .h5 files hold them.
+
+    Parameters
+    ----------
+    data : (n, >= 8) float
+        Columns phi1 Phi phi2 (radians), x y (µm), IQ, CI, phase number, then optionally SEM
+        signal and fit; rows in the file's order.
+    fields : dict of str -> str
+        Header values by their .ang names: GRID (SqrGrid or HexGrid), XSTEP, YSTEP, NCOLS_ODD,
+        NROWS (the grid is derived from the coordinates where the last two are absent).
+    phases, numbers : list
+        The phases and the phase number each has in ``data``.
+    """
     euler = data[:, :3]
     x, y, ci = data[:, 3], data[:, 4], data[:, 6]
+    # OIM marks grid points without data by x = y = -1111111 (its HDF5 "Notes" say so).
+    off_grid = (x == OIM_NO_POINT_UM) & (y == OIM_NO_POINT_UM)
     single = len(phases) == 1
     phase_index = map_phase_numbers(
         path, data[:, 7], numbers + ([0] if single else []), zero_is_not_indexed=not single
     )
     if single:
         phase_index[phase_index > 0] = 0  # file number 0 and the phase's own number both mean it
-    not_indexed = (ci == -1) | (euler >= TSL_NOT_INDEXED_EULER_RAD).all(axis=1)
+    not_indexed = (ci == -1) | (euler >= TSL_NOT_INDEXED_EULER_RAD).all(axis=1) | off_grid
     phase_index[not_indexed] = -1
     properties = {"iq": data[:, 5].astype(np.float32), "ci": ci.astype(np.float32)}
     if data.shape[1] > 9:
@@ -111,7 +134,9 @@ def read(path: Path) -> EBSDMap:
 
     grid = fields.get("GRID", "SqrGrid")
     if grid == "HexGrid":
-        return resample_hex(path, euler, phase_index, x, y, phases, properties)
+        keep = ~off_grid
+        return resample_hex(path, euler[keep], phase_index[keep], x[keep], y[keep], phases,
+                            {k: v[keep] for k, v in properties.items()})
     if grid != "SqrGrid":
         raise input_error(path, f"unknown grid type {grid!r} (expected SqrGrid or HexGrid)")
     step_x, step_y = float_field(path, fields, "XSTEP"), float_field(path, fields, "YSTEP")
@@ -129,6 +154,14 @@ def read(path: Path) -> EBSDMap:
             f"but the file has {data.shape[0]} (rows missing or truncated)"
         )
     check_square(path, step_x, step_y)
+    if off_grid.any():  # such points sit on their grid node; only their coordinates are lost
+        nodes = np.flatnonzero(off_grid)
+        first = int(np.flatnonzero(~off_grid)[0]) if (~off_grid).any() else 0
+        origin_x = x[first] - (first % n_cols) * step_x
+        origin_y = y[first] - (first // n_cols) * step_y
+        x, y = x.copy(), y.copy()
+        x[nodes] = origin_x + (nodes % n_cols) * step_x
+        y[nodes] = origin_y + (nodes // n_cols) * step_y
     check_coordinates(path, x, y, n_rows, n_cols, step_x, step_y)
     return build_map(path, euler, phase_index, (n_rows, n_cols), step_x, phases, properties, notes)
 
@@ -170,6 +203,21 @@ def resample_hex(
             f"needs {step * np.sqrt(3) / 2:.5f}"
         )
     x0, y0 = float(x.min()), float(y.min())
+    # Points snapped onto the ideal lattice (half column steps, rows s sqrt(3) / 2 apart), so
+    # that ties between equidistant points are exact and the tie rule, not the rounding of the
+    # file's coordinates (5 decimals in .ang, float32 in .osc), picks the point.
+    half_steps = np.rint((x - x0) / (step / 2))
+    row_index = np.rint((y - y0) / (step * np.sqrt(3) / 2))
+    x_ideal = x0 + half_steps * (step / 2)
+    y_ideal = y0 + row_index * (step * np.sqrt(3) / 2)
+    off = np.hypot(x - x_ideal, y - y_ideal)
+    if off.max() > 0.1 * step:
+        worst = int(np.argmax(off))
+        raise input_error(
+            path, f"point {worst} at x={x[worst]}, y={y[worst]} is {off[worst]:.4g} µm off the "
+            f"hexagonal grid of step {step} µm"
+        )
+    x, y = x_ideal, y_ideal
     n_cols = int(np.floor((x.max() - x0) / step + 1e-6)) + 1
     n_rows = int(np.floor((y.max() - y0) / step + 1e-6)) + 1
     if n_rows * n_cols > 2 * x.size + 16:  # a hexagonal grid gives about 0.87 x.size nodes

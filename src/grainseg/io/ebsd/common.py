@@ -10,8 +10,10 @@ the whole map changes no misorientation).
 from __future__ import annotations
 
 import codecs
+import contextlib
 import io
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +40,21 @@ def read_text(path: Path) -> str:
     if b"\x00" in raw[:4096]:
         raise input_error(path, "binary data where a text EBSD file was expected (wrong extension?)")
     return raw.decode("latin-1")
+
+
+@contextlib.contextmanager
+def hdf5_file(path: Path) -> Iterator:
+    """An HDF5 file open for reading; h5py's errors on a damaged file (which come as OSError,
+    KeyError, ValueError, RuntimeError or TypeError from deep in the library) become one
+    `GrainsegError` naming the file."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as h5:
+            yield h5
+    except (OSError, KeyError, ValueError, RuntimeError, TypeError) as exc:
+        raise input_error(path, f"damaged or unreadable HDF5 file ({type(exc).__name__}: "
+                                f"{exc})") from None
 
 
 def split_lines(text: str) -> list[str]:

@@ -1,0 +1,67 @@
+"""Cut the tiny EBSD fixtures of this folder from the shared sample files (run once, by hand).
+
+    python tests/data/ebsd/cut_fixtures.py ../shared/data/ebsd
+
+- copper_hex_crop.ang / copper_hex_crop.osc: the first 20 rows of the hexagonal grid of
+  copper_hex.ang / .osc, points with x <= 5.8 µm (30 and 29 points per row), every byte of a
+  kept point as in the source (the .ang lines verbatim; the .osc header counts set to the crop).
+- edax_ni_oim_crop.h5: rows 0-15, columns 0-19 of Scan_1 of edax_ni_oim.h5, its EBSD/Data
+  datasets and EBSD/Header values (nColumns, nRows set to the crop; the schematic images of
+  the coordinate system left out).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+HERE = Path(__file__).parent
+N_ROWS, X_MAX_UM = 20, 5.8 + 1e-6
+
+
+def cut_hex(source: Path) -> None:
+    lines = source.with_suffix(".ang").read_text(encoding="latin-1").split("\n")
+    header = [line for line in lines if line.startswith("#")]
+    body = [line for line in lines if line.strip() and not line.startswith("#")]
+    xy = np.array([[float(v) for v in line.split()[3:5]] for line in body])
+    rows = np.unique(np.round(xy[:, 1], 4))
+    keep = (np.round(xy[:, 1], 4) <= rows[N_ROWS - 1]) & (xy[:, 0] <= X_MAX_UM)
+    kept_lines = [line for line, k in zip(body, keep, strict=True) if k]
+    (HERE / "copper_hex_crop.ang").write_text("\n".join(header + kept_lines) + "\n",
+                                              encoding="latin-1")
+    raw = bytearray(source.with_suffix(".osc").read_bytes())
+    n = int(np.frombuffer(bytes(raw[:32]), "<u4")[6])
+    at = raw.find(bytes.fromhex("B90BEFFF02000000")) + 8
+    records = np.frombuffer(bytes(raw[at + 8:at + 8 + 40 * n]), "<f4").reshape(n, 10)
+    keep = (np.round(records[:, 4], 4) <= rows[N_ROWS - 1]) & (records[:, 3] <= X_MAX_UM)
+    head = np.frombuffer(bytes(raw[:32]), "<u4").copy()
+    head[4], head[5], head[6] = 29, N_ROWS - 1, keep.sum()
+    out = bytes(head.tobytes()) + bytes(raw[32:at + 8]) + records[keep].tobytes()
+    (HERE / "copper_hex_crop.osc").write_bytes(out)
+
+
+def cut_oim_h5(source: Path, rows: int = 16, cols: int = 20) -> None:
+    with h5py.File(source, "r") as src, h5py.File(HERE / "edax_ni_oim_crop.h5", "w") as dst:
+        for key in (" Manufacturer", " Version"):
+            dst[key] = src[key][()]
+        n_cols = int(src["Scan_1/EBSD/Header/nColumns"][0])
+        index = (np.arange(rows)[:, None] * n_cols + np.arange(cols)).ravel()
+        for name, data in src["Scan_1/EBSD/Data"].items():
+            dst[f"Scan_1/EBSD/Data/{name}"] = data[()][index]
+        header = src["Scan_1/EBSD/Header"]
+        for name, item in header.items():
+            if isinstance(item, h5py.Dataset):
+                dst[f"Scan_1/EBSD/Header/{name}"] = item[()]
+        for name, item in header["Phase/1"].items():
+            dst[f"Scan_1/EBSD/Header/Phase/1/{name}"] = item[()]
+        dst["Scan_1/EBSD/Header/nColumns"][0] = cols
+        dst["Scan_1/EBSD/Header/nRows"][0] = rows
+
+
+if __name__ == "__main__":
+    folder = Path(sys.argv[1])
+    cut_hex(folder / "copper_hex.ang")
+    cut_oim_h5(folder / "edax_ni_oim.h5")

@@ -1,0 +1,99 @@
+"""`grainseg segment --cluster`: a local Dask cluster gives the single-process files, and a
+worker killed mid-batch loses nothing and leaves no partial file."""
+
+import json
+import os
+import signal
+import threading
+import time
+
+import pytest
+import torch
+from test_infer_segment import cell_image
+
+from grainseg.cli import main
+from grainseg.cluster import check_cluster
+from grainseg.errors import GrainsegError
+from grainseg.infer.batch import OUTPUTS
+from grainseg.io.tiff import write_tiff
+from grainseg.models import build_model, save_model
+
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("model") / "model.pt"
+    save_model(path, build_model("unet", width=0.0625), {"median_px": 3, "patch": 64})
+    return path
+
+
+def make_images(folder, n, shape=(96, 128)):
+    folder.mkdir()
+    paths = []
+    for i in range(n):
+        paths.append(folder / f"img{i}.tif")
+        write_tiff(paths[-1], cell_image(shape, 5, seed=i), 0.1)
+    return paths
+
+
+def output_bytes(out, paths):
+    return {f"{p.stem}{suffix}": (out / f"{p.stem}{suffix}").read_bytes()
+            for p in paths for suffix in OUTPUTS.values()}
+
+
+def segment(paths, model_file, out, *extra):
+    return main(["segment", *map(str, paths), "--model", str(model_file), "--out", str(out),
+                 "--tile", "64", "--device", "cpu", *extra])
+
+
+def test_check_cluster_values():
+    assert check_cluster(None) is None
+    assert check_cluster("local:2") == "local:2"
+    assert check_cluster("tcp://node07:8786") == "tcp://node07:8786"
+    for bad in ("local:0", "local", "slurm", "tcp://host"):
+        with pytest.raises(GrainsegError, match="--cluster"):
+            check_cluster(bad)
+
+
+def test_local_cluster_gives_the_single_process_files(tmp_path, model_file):
+    paths = make_images(tmp_path / "in", 4)
+    assert segment(paths, model_file, tmp_path / "one") == 0
+    assert segment(paths, model_file, tmp_path / "two", "--cluster", "local:2") == 0
+    assert output_bytes(tmp_path / "two", paths) == output_bytes(tmp_path / "one", paths)
+    summary = json.loads((tmp_path / "two" / "segment_summary.json").read_text())
+    assert summary["cluster"] == "local:2" and len(summary["images"]) == 4
+
+
+def test_killed_worker_loses_no_image(tmp_path, model_file):
+    paths = make_images(tmp_path / "in", 6, shape=(160, 192))
+    assert segment(paths[:1], model_file, tmp_path / "reference") == 0
+    out = tmp_path / "out"
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        codes = []
+        run = threading.Thread(target=lambda: codes.append(
+            segment(paths, model_file, out, "--cluster", cluster.scheduler_address)))
+        run.start()
+        killed = None
+        deadline = time.monotonic() + 120
+        while killed is None and run.is_alive() and time.monotonic() < deadline:
+            busy = [w for w, tasks in client.processing().items() if tasks]
+            done = len(list(out.glob("*_overlay.png"))) if out.is_dir() else 0
+            if busy and done >= 1:  # one image finished, another one is running
+                pid = client.run(os.getpid, workers=[busy[0]])[busy[0]]
+                os.kill(pid, signal.SIGKILL)
+                killed = busy[0]
+            time.sleep(0.02)
+        run.join(timeout=300)
+    assert killed is not None, "the batch ended before a worker could be killed"
+    assert codes == [0]
+    summary = json.loads((out / "segment_summary.json").read_text())
+    assert sorted(r["image"] for r in summary["images"]) == sorted(map(str, paths))
+    assert summary["failed"] == []
+    assert not list(out.glob(".*"))  # no temporary or partial file
+    assert len(list(out.iterdir())) == 4 * len(paths) + 1
+    reference = output_bytes(tmp_path / "reference", paths[:1])
+    assert output_bytes(out, paths[:1]) == reference
