@@ -29,13 +29,9 @@ Run on an idle machine: ``.venv/bin/python benchmarks/bench_finetune_corrections
 
 from __future__ import annotations
 
-import argparse
-import json
-import platform
 import shlex
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
