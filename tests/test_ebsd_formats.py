@@ -1,5 +1,6 @@
-"""EDAX .osc and OIM .h5 readers, on tiny fixtures cut from the shared files (tests/data/ebsd,
-see cut_fixtures.py there) and on the whole shared files where present."""
+"""EDAX .osc and OIM .h5, Bruker .h5 (through orix) and EbsdLib's edge cases, on tiny fixtures
+cut from the shared files (tests/data/ebsd, see cut_fixtures.py there), on the whole shared files
+where present, and on a Bruker file built in the layout orix reads."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import h5py
 import numpy as np
 import pytest
 import tifffile
+from helpers.bruker import write_bruker_h5
 from orix.crystal_map import CrystalMap, PhaseList
 from orix.quaternion import Rotation
 
@@ -187,3 +189,115 @@ def test_oim_h5_damaged_files_are_refused(tmp_path):
     (tmp_path / "cut.h5").write_bytes((DATA / "edax_ni_oim_crop.h5").read_bytes()[:3000])
     with pytest.raises(GrainsegError, match=r"cut\.h5: "):
         read_ebsd(tmp_path / "cut.h5")
+
+
+# ---------------------------------------------------------------------- EbsdLib's edge cases
+
+EDGE = DATA / "edge_cases"
+
+
+@pytest.mark.parametrize(("name", "problem"), [
+    ("Corrupted_XCells.ctf", r"header grid YCells x XCells = 5 x 123456789123456789"),
+    ("ShortFile.ang", r"NROWS x NCOLS = 4 x 40 = 160 points but the file has 88 \(rows missing"),
+    ("ShortFile.ctf", r"YCells x XCells = 5 x 100 = 500 points but the file has 2"),
+    ("ZeroXYCells.ctf", r"header XCells must be at least 1, got 0"),
+    ("Test_HeaderCache-1.ang", r"no data rows after the header"),
+    # every point of these three is flagged not indexed (CI -1, Euler angles 4 pi): the grid
+    # is read (no GRID line; HexGrid over square points; no grid lines at all) and then refused
+    ("GridMissing.ang", r"no indexed point"),
+    ("HexHeader.ang", r"no indexed point"),
+    ("MissingHeader_1.ang", r"no indexed point"),
+])
+def test_edge_cases_are_refused_naming_file_and_problem(name, problem):
+    with pytest.raises(GrainsegError, match=rf"{name.replace('.', '[.]')}: .*{problem}"):
+        read_ebsd(EDGE / name)
+
+
+def _indexed_copy(source: Path, target: Path) -> Path:
+    """The file with every point given CI 0.5 (its own points are all flagged not indexed)."""
+    lines = source.read_text(encoding="latin-1").split("\n")
+    out = []
+    for line in lines:
+        if line.startswith("#") or not line.strip():
+            out.append(line)
+            continue
+        values = line.split()
+        values[0:3], values[6] = ["0.1", "0.2", "0.3"], "0.5"
+        out.append(" ".join(values))
+    target.write_text("\n".join(out), encoding="latin-1")
+    return target
+
+
+@pytest.mark.parametrize("name", ["GridMissing.ang", "HexHeader.ang", "MissingHeader_1.ang"])
+def test_edge_case_grids_are_read(tmp_path, name):
+    """No GRID line, a HexGrid header over square-grid points, no grid lines: 4 x 40 at 0.25."""
+    m = read_ebsd(_indexed_copy(EDGE / name, tmp_path / name))
+    assert m.shape == (4, 40) and m.step_um == 0.25 and m.indexed.all()
+    if name == "HexHeader.ang":
+        assert any("points lie on a square grid" in note for note in m.notes)
+
+
+def test_decimal_commas_give_the_map_of_the_same_file_with_points():
+    european, us = read_ebsd(EDGE / "Test_European_1.ctf"), read_ebsd(EDGE / "Test_US_1.ctf")
+    assert european.shape == (5, 40) and european.step_um == 0.5
+    assert "decimal commas read as decimal points" in european.notes
+    np.testing.assert_array_equal(european.quaternions, us.quaternions)
+    np.testing.assert_array_equal(european.indexed, us.indexed)
+
+
+def _boundary_agreement(m: EBSDMap, image: np.ndarray) -> float:
+    """Fraction of indexed horizontal neighbour pairs on which the expected image changes colour
+    exactly where the map has a boundary above 5 degrees."""
+    from grainseg.ebsd.misorientation import neighbour_misorientation_deg
+
+    right, _ = neighbour_misorientation_deg(m)
+    colour_step = np.abs(np.diff(image.astype(float), axis=1)).max(axis=-1) > 20
+    pairs = m.indexed[:, 1:] & m.indexed[:, :-1]
+    return float(((right > 5) == colour_step)[pairs].mean())
+
+
+def test_rows_out_of_scan_order_are_placed_by_their_coordinates():
+    m = read_ebsd(EDGE / "Out_Of_Order.ang")
+    expected = tifffile.imread(EDGE / "Out_Of_Order_Correct.tiff")
+    assert m.shape == expected.shape[:2] == (20, 40)
+    assert any("not in scan order" in note for note in m.notes)
+    agreement = _boundary_agreement(m, expected)
+    assert agreement > 0.95
+    # the measure tells placements apart: the same map one row off agrees much less
+    shifted = EBSDMap(np.roll(m.quaternions, 1, axis=0), np.roll(m.phase_ids, 1, axis=0),
+                      np.roll(m.indexed, 1, axis=0), m.step_um, m.phases)
+    assert _boundary_agreement(shifted, expected) < agreement - 0.1
+
+
+def test_whole_out_of_order_file_matches_its_expected_image(shared_data):
+    edge = shared_data / "ebsd" / "edge_cases"
+    m = read_ebsd(edge / "Out_Of_Order.ang")
+    expected = tifffile.imread(edge / "Out_Of_Order_Correct.tiff")
+    assert m.shape == expected.shape[:2] == (201, 189)
+    assert _boundary_agreement(m, expected) > 0.95
+
+
+# --------------------------------------------------------------------- Bruker h5ebsd (orix)
+
+
+def test_bruker_h5_is_read_through_orix(tmp_path):
+    rng = np.random.default_rng(1)
+    euler_deg = rng.uniform([0, 0, 0], [360, 180, 360], (4, 6, 3))
+    phase = rng.integers(0, 2, (4, 6))
+    phase[0, 0] = 1
+    m = read_ebsd(write_bruker_h5(tmp_path / "esprit.h5", euler_deg, phase))
+    assert m.shape == (4, 6) and m.step_um == 0.5
+    assert [(p.name, p.laue) for p in m.phases] == [("Nickel", "m-3m")]
+    np.testing.assert_array_equal(m.indexed, phase > 0)
+    expected = Rotation.from_euler(np.deg2rad(euler_deg.reshape(-1, 3).astype(np.float32)
+                                              .astype(np.float64))).data.reshape(4, 6, 4)
+    np.testing.assert_allclose(m.quaternions[m.indexed], expected[m.indexed], atol=1e-6)
+    assert any("orix" in note for note in m.notes)
+
+
+def test_bruker_h5_orix_cannot_read_is_refused_naming_the_file(tmp_path):
+    path = write_bruker_h5(tmp_path / "roi.h5", np.zeros((4, 6, 3)), np.ones((4, 6), int))
+    with h5py.File(path, "r+") as h5:
+        h5["Scan 0/SEM/IX"][0] = 9  # a point off the rectangle: orix reads rectangles only
+    with pytest.raises(GrainsegError, match=r"roi\.h5: orix cannot read this HDF5 file"):
+        read_ebsd(path)

@@ -1,5 +1,5 @@
-"""Fuzz the file readers: mutated .ang, .ctf, .cpr/.crc, .osc, EDAX .h5, .h5oina and TIFF files
-may only raise GrainsegError.
+"""Fuzz the file readers: mutated .ang, .ctf, .cpr/.crc, .osc, EDAX .h5, Bruker .h5, .h5oina,
+TIFF, PNG, JPEG and BMP files may only raise GrainsegError.
 
 Seeds are small valid files (written here with the synth writers, cut from the real .cpr/.crc
 pair, the .osc and OIM .h5 fixtures of tests/data/ebsd, a spec-built .h5oina, and a TIFF
@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tifffile
+from helpers.bruker import write_bruker_h5
 from helpers.h5oina import COLS, ROWS, write_h5oina
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -100,6 +101,16 @@ def seeds(tmp_path_factory, request) -> dict[str, bytes | tuple[bytes, bytes]]:
     tifffile.imwrite(folder / "f.tif", np.linspace(0, 1, 64, dtype=np.float32).reshape(8, 8),
                      compression="zlib")
     out["tif"] = [(folder / n).read_bytes() for n in ("fei.tif", "rgb.tif", "f.tif")]
+    from PIL import Image
+
+    grey16 = np.random.default_rng(1).integers(0, 65535, (9, 11), dtype=np.uint16)
+    for kind, arrays in (("png", [image[:9, :10].astype(np.uint8), grey16]),
+                         ("jpg", [image[:9, :10].astype(np.uint8)]),
+                         ("bmp", [image[:9, :10].astype(np.uint8)])):
+        out[kind] = []
+        for k, array in enumerate(arrays):
+            Image.fromarray(array).save(folder / f"r{k}.{kind}")
+            out[kind].append((folder / f"r{k}.{kind}").read_bytes())
     out["osc"] = (DATA / "copper_hex_crop.osc").read_bytes()
     out["oim.h5"] = (DATA / "edax_ni_oim_crop.h5").read_bytes()
     rng = np.random.default_rng(8)
@@ -108,6 +119,9 @@ def seeds(tmp_path_factory, request) -> dict[str, bytes | tuple[bytes, bytes]]:
     phase = rng.integers(0, 3, (ROWS, COLS))
     phase[1, 1] = 1
     out["h5oina"] = write_h5oina(folder / "s.h5oina", euler, phase).read_bytes()
+    bruker = write_bruker_h5(folder / "b.h5", rng.uniform(0, 180, (4, 5, 3)),
+                             (rng.random((4, 5)) < 0.8).astype(int))
+    out["bruker.h5"] = bruker.read_bytes()
     return out
 
 
@@ -232,9 +246,9 @@ def _mutate_hdf5(h5, draw) -> None:
         return
     if name not in h5:  # its scan was renamed
         return
-    values = h5[name][()]
+    values = np.asarray(h5[name][()])
     del h5[name]
-    if op == "delete":
+    if op == "delete" or (op == "shorten" and values.ndim == 0):
         return
     if op == "shorten":
         h5[name] = values[: draw(st.integers(0, max(len(values) - 1, 0)))]
@@ -247,7 +261,7 @@ def _mutate_hdf5(h5, draw) -> None:
     h5[name] = values
 
 
-@pytest.mark.parametrize("kind", ["oim.h5", "h5oina"])
+@pytest.mark.parametrize("kind", ["oim.h5", "h5oina", "bruker.h5"])
 def test_fuzz_hdf5_ebsd(seeds, tmp_path_factory, kind):
     import h5py
 
@@ -269,14 +283,15 @@ def test_fuzz_hdf5_ebsd(seeds, tmp_path_factory, kind):
     run()
 
 
-def test_fuzz_tiff(seeds, tmp_path_factory):
-    path = tmp_path_factory.mktemp("fuzz_tif") / "m.tif"
-    assert read_micrograph(_write(path, seeds["tif"][0])).pixel_size_um > 0
+@pytest.mark.parametrize("kind", ["tif", "png", "jpg", "bmp"])
+def test_fuzz_micrograph(seeds, tmp_path_factory, kind):
+    path = tmp_path_factory.mktemp(f"fuzz_{kind}") / f"m.{kind}"
+    assert read_micrograph(_write(path, seeds[kind][0])).image.size
 
     @FUZZ
     @given(data=st.data())
     def run(data):
-        seed = seeds["tif"][data.draw(st.integers(0, len(seeds["tif"]) - 1))]
+        seed = seeds[kind][data.draw(st.integers(0, len(seeds[kind]) - 1))]
         _write(path, data.draw(mutate_binary(seed)))
         try:
             m = read_micrograph(path)

@@ -12,7 +12,7 @@ import tifffile
 from grainseg.errors import GrainsegError
 from grainseg.io.ebsd import read_ebsd, write_ebsd
 from grainseg.io.ebsd.map import EBSDMap, Phase
-from grainseg.io.tiff import read_micrograph
+from grainseg.io.tiff import NO_PIXEL_SIZE_NOTE, read_micrograph
 
 
 def _map(laue: str = "m-3m") -> EBSDMap:
@@ -142,7 +142,8 @@ def test_16_bit_and_float_images_keep_values(tmp_path, dtype):
     image = (np.arange(30 * 40).reshape(30, 40) * 7).astype(dtype)
     tifffile.imwrite(tmp_path / "i.tif", image)
     m = read_micrograph(tmp_path / "i.tif")
-    assert m.image.dtype == dtype and np.array_equal(m.image, image) and m.notes == []
+    assert m.image.dtype == dtype and np.array_equal(m.image, image)
+    assert m.notes == [NO_PIXEL_SIZE_NOTE]
 
 
 def test_rgba_converted_with_note(tmp_path):
@@ -151,7 +152,7 @@ def test_rgba_converted_with_note(tmp_path):
     rgba[..., 3] = 255
     tifffile.imwrite(tmp_path / "c.tif", rgba, photometric="rgb", extrasamples=["unassalpha"])
     m = read_micrograph(tmp_path / "c.tif")
-    assert m.image.shape == (6, 7) and m.notes == ["converted RGBA to grey"]
+    assert m.image.shape == (6, 7) and m.notes == ["converted RGBA to grey", NO_PIXEL_SIZE_NOTE]
     assert int(m.image[0, 0]) == round(200 * 0.7154)  # luminance, alpha ignored
 
 
@@ -183,7 +184,8 @@ def test_damaged_tag_becomes_a_note_not_log_noise(tmp_path, capfd):
     path.write_bytes(bytes(data))
     m = read_micrograph(path)
     assert np.array_equal(m.image, image)
-    assert m.notes and all(n.startswith("damaged TIFF entry skipped") for n in m.notes)
+    damage = [n for n in m.notes if n != NO_PIXEL_SIZE_NOTE]
+    assert damage and all(n.startswith("damaged TIFF entry skipped") for n in damage)
     assert capfd.readouterr().err == ""
 
 

@@ -18,14 +18,25 @@ def add_parser(subparsers) -> None:
             "label (and ignore mask) into non-overlapping square patches, stored as "
             "memory-mapped .npy arrays with dataset.json recording sources, settings, split and "
             "counts. A PAIR is a `grainseg labels` output folder, SEM.tif:LABEL.tif[:IGNORE.tif], "
-            "or a synthetic specimen prefix DIR/NAME (NAME_sem.tif + NAME_truth_boundaries.tif). "
+            "or a synthetic specimen prefix DIR/NAME (NAME_sem.tif + NAME_truth_boundaries.tif); "
+            "or give folders of images and hand-drawn masks (--images, --masks) paired by name. "
             "By default whole images go to validation (--split image), because neighbouring "
             "patches of one image share grains and label errors; --split patch is the paper's "
             "random per-patch split."
         ),
     )
-    parser.add_argument("pairs", nargs="+", metavar="PAIR", help="labels folder, SEM:LABEL[:IGNORE]"
+    parser.add_argument("pairs", nargs="*", metavar="PAIR", help="labels folder, SEM:LABEL[:IGNORE]"
                         " or synthetic specimen prefix")
+    parser.add_argument("--images", type=Path, default=None, metavar="DIR",
+                        help="folder of SEM images (TIFF, PNG, JPEG, BMP) to pair by file name "
+                             "with the masks in --masks")
+    parser.add_argument("--masks", type=Path, default=None, metavar="DIR",
+                        help="folder of hand-drawn masks or grain-ID label images, one per image "
+                             "of --images, same name (a _mask / _label ending is allowed)")
+    parser.add_argument("--mask-boundary", choices=("auto", "white", "black"), default="auto",
+                        help="colour of the boundaries in two-level masks; auto (default) takes "
+                             "the colour of the fewer pixels. JPEG grey levels are thresholded; "
+                             "grain-ID label images need no colour")
     parser.add_argument("--out", type=Path, required=True, metavar="DS", help="data set folder")
     parser.add_argument("--patch", type=int, default=128, metavar="PX",
                         help="patch side in pixels (default 128; the paper used 128 and 512)")
@@ -40,11 +51,19 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from grainseg.data import build_dataset, resolve_pair
+    from grainseg.data import build_dataset, pairs_from_folders, resolve_pair
+    from grainseg.errors import GrainsegError
 
+    if (args.images is None) != (args.masks is None):
+        raise GrainsegError("--images and --masks go together (images paired with masks by name)")
     pairs = [resolve_pair(spec) for spec in args.pairs]
+    if args.images is not None:
+        pairs += pairs_from_folders(args.images, args.masks)
+    if not pairs:
+        raise GrainsegError("give PAIRs or --images DIR --masks DIR")
     info = build_dataset(pairs, args.out, patch=args.patch, split=args.split,
-                         val_frac=args.val_frac, seed=args.seed, median_px=args.median)
+                         val_frac=args.val_frac, seed=args.seed, median_px=args.median,
+                         mask_boundary=args.mask_boundary)
     fraction = info["boundary_fraction"]["train"]
     print(f"{info['n_patches']} patches of {info['patch_px']} px from {len(pairs)} image(s): "
           f"{info['counts']['train']} train, {info['counts']['val']} val "

@@ -35,6 +35,7 @@ import numpy as np
 from tqdm import tqdm
 
 from grainseg import __version__
+from grainseg.data.masks import POLARITIES, boundary_from_mask
 from grainseg.data.pairs import Pair
 from grainseg.errors import GrainsegError, input_error
 from grainseg.io.atomic import ensure_output_dir, write_json_atomic
@@ -71,10 +72,12 @@ def tile(array: np.ndarray, patch: int) -> np.ndarray:
     return cropped.reshape(n_rows, patch, n_cols, patch).swapaxes(1, 2).reshape(-1, patch, patch)
 
 
-def _read_pair(pair: Pair) -> tuple[np.ndarray, np.ndarray, np.ndarray, float | None]:
+def _read_pair(
+    pair: Pair, mask_boundary: str = "auto"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float | None]:
     """SEM image, boundary label (bool) and valid mask (bool), checked to share one size."""
     sem = read_micrograph(pair.sem_path)
-    label = read_mask(pair.label_path)
+    label = boundary_from_mask(read_mask(pair.label_path), mask_boundary, pair.label_path)
     if label.shape != sem.image.shape:
         raise input_error(
             pair.label_path,
@@ -91,11 +94,11 @@ def _read_pair(pair: Pair) -> tuple[np.ndarray, np.ndarray, np.ndarray, float | 
                 f"{label.shape[0]}x{label.shape[1]} px",
             )
         valid = ignore != 255
-    return sem.image, label > 0, valid, sem.pixel_size_um
+    return sem.image, label, valid, sem.pixel_size_um
 
 
-def _survey(pair: Pair, patch: int) -> _Source:
-    image, _, valid, pixel_size_um = _read_pair(pair)
+def _survey(pair: Pair, patch: int, mask_boundary: str) -> _Source:
+    image, _, valid, pixel_size_um = _read_pair(pair, mask_boundary)
     bar_row = data_bar_start_row(image)
     if bar_row < patch or image.shape[1] < patch:
         raise input_error(
@@ -169,6 +172,7 @@ def build_dataset(
     val_frac: float = 0.1,
     seed: int = 0,
     median_px: int = 3,
+    mask_boundary: str = "auto",
 ) -> dict:
     """Preprocess pairs, cut non-overlapping patches, split them and write a data set folder.
 
@@ -190,6 +194,9 @@ def build_dataset(
         Seed of the split.
     median_px : int
         Median filter size of `preprocess_sem` (recorded; inference must use the same).
+    mask_boundary : {"auto", "white", "black"}
+        Which level of two-level label masks is the boundary (`boundary_from_mask`); auto
+        takes the minority level.
 
     Returns
     -------
@@ -204,9 +211,12 @@ def build_dataset(
         raise GrainsegError(f"--val-frac must be in [0, 1), got {val_frac}")
     if not pairs:
         raise GrainsegError("no pairs given")
+    if mask_boundary not in POLARITIES:
+        raise GrainsegError(f"mask_boundary must be one of {POLARITIES}, got {mask_boundary!r}")
     out = Path(out)
     ensure_output_dir(out.parent if str(out.parent) else Path("."))
-    sources = [_survey(p, patch) for p in tqdm(pairs, desc="checking pairs", unit="image")]
+    sources = [_survey(p, patch, mask_boundary)
+               for p in tqdm(pairs, desc="checking pairs", unit="image")]
     n_total = sum(int(s.keep.sum()) for s in sources)
     if n_total == 0:
         specs = list(dict.fromkeys(
@@ -233,7 +243,7 @@ def build_dataset(
         records = []
         start = 0
         for index, src in enumerate(tqdm(sources, desc="cutting patches", unit="image")):
-            raw, label, valid_px, _ = _read_pair(src.pair)
+            raw, label, valid_px, _ = _read_pair(src.pair, mask_boundary)
             rows = slice(0, src.bar_row)
             keep = src.keep.ravel()
             n = int(keep.sum())
@@ -277,6 +287,7 @@ def build_dataset(
             "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "patch_px": patch,
             "median_px": median_px,
+            "mask_boundary": mask_boundary,
             "preprocess": "data bar cropped (data_bar_start_row), preprocess_sem(median_px)",
             "split": split,
             "val_frac": val_frac,

@@ -9,6 +9,8 @@ A pair is given on the command line in one of three ways:
 - explicit files ``SEM.tif:LABEL.tif`` or ``SEM.tif:LABEL.tif:IGNORE.tif``;
 - a synthetic specimen prefix ``DIR/NAME`` (from ``grainseg synth``): ``NAME_sem.tif`` with
   ``NAME_truth_boundaries.tif`` as the label.
+
+Folders of images and hand-drawn masks are paired by file name (`pairs_from_folders`).
 """
 
 from __future__ import annotations
@@ -95,3 +97,68 @@ def resolve_pair(spec: str) -> Pair:
         "not a labels folder, a SEM.tif:LABEL.tif pair or a synthetic specimen prefix "
         "(NAME with NAME_sem.tif beside it)",
     )
+
+
+#: Image suffixes looked for in image and mask folders.
+IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp")
+#: Name endings that mark a mask of the image of the same name ("a_mask.png" masks "a.tif").
+MASK_NAME_ENDINGS = ("_mask", "-mask", " mask", "_masks", "_label", "-label", "_labels",
+                     "_gt", "-gt", "_boundaries", "_boundary", "_seg")
+
+
+def _key(stem: str) -> str:
+    """A file stem without a mask ending, lower-case, for pairing."""
+    lowered = stem.lower()
+    for ending in MASK_NAME_ENDINGS:
+        if lowered.endswith(ending):
+            return lowered[: -len(ending)]
+    return lowered
+
+
+def _images_in(folder: Path, what: str) -> dict[str, Path]:
+    if not folder.is_dir():
+        raise input_error(folder, f"{what} folder not found")
+    found: dict[str, Path] = {}
+    for path in sorted(folder.iterdir()):
+        if path.suffix.lower() not in IMAGE_SUFFIXES or path.name.startswith("."):
+            continue
+        key = _key(path.stem)
+        if key in found:
+            raise input_error(path, f"two {what} files pair with one name: {found[key].name} "
+                                    f"and {path.name}")
+        found[key] = path
+    if not found:
+        raise input_error(folder, f"no image file ({', '.join(IMAGE_SUFFIXES)}) in the {what} "
+                                  "folder")
+    return found
+
+
+def pairs_from_folders(images: str | Path, masks: str | Path) -> list[Pair]:
+    """Pair every image in ``images`` with the mask of the same name in ``masks``.
+
+    Names match without their suffix and case, and a mask may add an ending such as
+    ``_mask`` or ``_label`` (`MASK_NAME_ENDINGS`): ``a.tif`` pairs with ``a.png`` or
+    ``A_mask.png``.
+
+    Raises
+    ------
+    GrainsegError
+        When a folder is missing or empty, or an image has no mask or a mask no image (the
+        first few are named).
+    """
+    image_files = _images_in(Path(images), "image")
+    mask_files = _images_in(Path(masks), "mask")
+    lonely_images = [p.name for k, p in image_files.items() if k not in mask_files]
+    lonely_masks = [p.name for k, p in mask_files.items() if k not in image_files]
+    if lonely_images or lonely_masks:
+        parts = []
+        if lonely_images:
+            parts.append(f"{len(lonely_images)} image(s) without a mask ("
+                         f"{', '.join(lonely_images[:5])})")
+        if lonely_masks:
+            parts.append(f"{len(lonely_masks)} mask(s) without an image ("
+                         f"{', '.join(lonely_masks[:5])})")
+        raise input_error(masks, "; ".join(parts) + ": masks pair with images by file name, "
+                                 f"optionally ending in {', '.join(MASK_NAME_ENDINGS[:4])}, ...")
+    return [Pair(image_files[k].stem, image_files[k], mask_files[k], None)
+            for k in sorted(image_files)]

@@ -17,9 +17,9 @@ from grainseg.errors import GrainsegError, input_error
 from grainseg.grains.astm import fill_boundaries, heyn_intercept, jeffries_planimetric
 from grainseg.grains.distance import common_grid, js_distance_histograms, js_distance_pdfs
 from grainseg.grains.fits import Fit, fit_beta, fit_exponential, fit_lognormal
-from grainseg.grains.measure import grain_table, grains_from_boundaries
+from grainseg.grains.measure import grain_table, grains_from_boundaries, label_edges
 from grainseg.grains.width import boundary_widths_px, width_difference_px, width_summary
-from grainseg.io.tiff import read_micrograph
+from grainseg.io.tiff import NO_PIXEL_SIZE_NOTE, read_micrograph
 
 # A boundary mask covering more than this fraction of the image is most likely inverted.
 _MAX_BOUNDARY_FRACTION = 0.5
@@ -97,9 +97,7 @@ def grain_map_from_array(array: np.ndarray, pixel_size_um: float | None = None,
         if (ids == 0).any():
             boundary = ids == 0
         else:  # grains touch directly: the boundary is the 1-px line where the label changes
-            boundary = np.zeros(ids.shape, bool)
-            boundary[:, :-1] |= ids[:, :-1] != ids[:, 1:]
-            boundary[:-1, :] |= ids[:-1, :] != ids[1:, :]
+            boundary = label_edges(ids)
             kind = "grain-ID image (no boundary pixels; boundaries drawn where labels change)"
     else:
         raise input_error(where, f"expected a boundary mask or integer grain IDs, got {array.dtype}")
@@ -113,11 +111,10 @@ def load_grain_map(path: str | os.PathLike, pixel_size_um: float | None = None) 
     micrograph = read_micrograph(path)
     size = pixel_size_um if pixel_size_um is not None else micrograph.pixel_size_um
     grain_map = grain_map_from_array(micrograph.image, size, path)
-    grain_map.notes = [*micrograph.notes, f"read as a {grain_map.kind}"]
-    if pixel_size_um is None and size is not None:
+    file_notes = [n for n in micrograph.notes if pixel_size_um is None or n != NO_PIXEL_SIZE_NOTE]
+    grain_map.notes = [*file_notes, f"read as a {grain_map.kind}"]
+    if pixel_size_um is None and size is not None and not any("pixel size" in n for n in file_notes):
         grain_map.notes.append(f"pixel size {size:g} µm from the file's metadata")
-    elif size is None:
-        grain_map.notes.append("no pixel size known: sizes in pixels")
     return grain_map
 
 

@@ -44,6 +44,15 @@ def grains_from_boundaries(boundary: np.ndarray) -> np.ndarray:
     return grain_ids.astype(np.uint32, copy=False)
 
 
+def label_edges(labels: np.ndarray) -> np.ndarray:
+    """The 1-px lines where a label image changes: (H, W) bool, True on the left / upper pixel
+    of every 4-neighbour pair with different labels."""
+    edges = np.zeros(labels.shape, bool)
+    edges[:, :-1] |= labels[:, :-1] != labels[:, 1:]
+    edges[:-1, :] |= labels[:-1, :] != labels[1:, :]
+    return edges
+
+
 def _compact_labels(grain_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Map arbitrary non-negative IDs to 0..N (0 stays 0); returns (flat compact IDs, labels)."""
     flat = grain_ids.ravel()

@@ -59,6 +59,8 @@ from skimage.morphology import h_maxima, thin
 from skimage.segmentation import watershed
 from tqdm import tqdm
 
+from grainseg.grains.measure import label_edges
+
 _FOUR = ndimage.generate_binary_structure(2, 1)
 
 
@@ -105,9 +107,7 @@ def probability_to_network(
         tiny = area < min_grain_px
         if tiny[area > 0].any() and not tiny[area > 0].all():
             regions = _reflood(smooth, regions, tiny[regions])
-    boundaries = np.zeros(prob.shape, bool)
-    boundaries[:, :-1] |= regions[:, :-1] != regions[:, 1:]
-    boundaries[:-1, :] |= regions[:-1, :] != regions[1:, :]
+    boundaries = label_edges(regions)
     if min_grain_px > 0:
         pieces, _ = ndimage.label(~boundaries, structure=_FOUR)
         boundaries |= (np.bincount(pieces.ravel()) < min_grain_px)[pieces]

@@ -1,9 +1,14 @@
-"""SEM micrographs and masks as TIFF: read with the pixel size, write atomically with it.
+"""SEM micrographs and masks: read with the pixel size (TIFF, PNG, JPEG, BMP), write as TIFF
+atomically with it.
 
 Pixel size sources, in order: the FEI/Thermo Fisher metadata (tag 34682, ``Scan/PixelWidth`` in
-metres), the Zeiss SEM metadata (tag 34118, ``ap_image_pixel_size``), grainseg's own JSON image
-description (``{"grainseg": {"pixel_size_um": ...}}``), and ImageJ metadata with a micrometre
-unit. TIFF resolution tags are not trusted: most writers fill them with a screen default.
+metres), the Zeiss SEM metadata (tag 34118, ``ap_image_pixel_size``), the Tescan metadata (tag
+50431, ``PixelSizeX`` in metres), grainseg's own JSON image description
+(``{"grainseg": {"pixel_size_um": ...}}``), ImageJ metadata with a micrometre unit, and then a
+sidecar file beside the image (JEOL and Hitachi ``.txt``, Tescan ``.hdr``; see
+`grainseg.io.sidecar`). TIFF resolution tags and the PNG/JPEG/BMP density fields are not
+trusted: most writers fill them with a screen default. TIFFs are read with tifffile (which
+parses the FEI, Zeiss and ImageJ blocks), the other formats with Pillow.
 """
 
 from __future__ import annotations
@@ -20,11 +25,20 @@ import tifffile
 
 from grainseg.errors import GrainsegError, input_error
 from grainseg.io.atomic import atomic_path
+from grainseg.io.sidecar import sidecar_pixel_size_um, tescan_pixel_size_um
 
 # No codec used in TIFF expands data by more than this (zlib's limit is about 1032:1, LZW's
 # about 2730:1); a damaged header that declares more would have the reader allocate for nothing.
 _MAX_COMPRESSION_RATIO = 5000
 
+#: Tescan's private TIFF tag: its metadata as text, ``PixelSizeX=...`` in metres among it.
+TESCAN_TAG = 50431
+#: Suffixes read with Pillow; anything else is read as a TIFF.
+RASTER_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+NO_PIXEL_SIZE_NOTE = (
+    "no pixel size in the file or a sidecar (FEI/Thermo Fisher, Zeiss, Tescan, JEOL, Hitachi, "
+    "ImageJ): sizes in px; give the pixel size with --pixel-size-um"
+)
 _UM_UNITS = {"um": 1.0, "µm": 1.0, "micron": 1.0, "microns": 1.0, "nm": 1e-3, "mm": 1e3, "m": 1e6}
 
 
@@ -68,6 +82,11 @@ def pixel_size_um_from_tags(tif: tifffile.TiffFile) -> float | None:
             if isinstance(value, (int, float)) and value > 0 and unit in _UM_UNITS:
                 return float(value) * _UM_UNITS[unit]
     page = tif.pages[0]
+    tescan = page.tags.get(TESCAN_TAG)
+    if tescan is not None and isinstance(tescan.value, bytes):
+        value = tescan_pixel_size_um(tescan.value)
+        if value is not None:
+            return value
     description = page.description if hasattr(page, "description") else ""
     if description.startswith("{"):
         try:
@@ -142,25 +161,14 @@ def _check_declared_size(path: Path, page: tifffile.TiffPage) -> None:
         )
 
 
-def read_micrograph(path: str | os.PathLike) -> Micrograph:
-    """Read a TIFF micrograph (first page) with its pixel size.
-
-    Raises
-    ------
-    GrainsegError
-        If the file is missing, not a TIFF, truncated, empty or not a 2-D image.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise input_error(path, "file not found")
-    notes: list[str] = []
+def _read_tiff(path: Path, notes: list[str]) -> tuple[np.ndarray, float | None]:
+    """First page of a TIFF (palette images as their indices) and its tagged pixel size."""
     try:
         with _tifffile_messages_as_notes(notes), tifffile.TiffFile(path) as tif:
             if not tif.pages:
                 raise input_error(path, "TIFF holds no image")
             _check_declared_size(path, tif.pages[0])
-            image = tif.pages[0].asarray()
-            pixel_size_um = pixel_size_um_from_tags(tif)
+            return tif.pages[0].asarray(), pixel_size_um_from_tags(tif)
     except GrainsegError:
         raise
     except tifffile.TiffFileError as exc:
@@ -168,18 +176,76 @@ def read_micrograph(path: str | os.PathLike) -> Micrograph:
     except Exception as exc:  # noqa: BLE001 - tifffile and its codecs (zlib, struct, ...) raise
         # many types on a damaged file; all of them mean the same to the user.
         raise input_error(path, f"TIFF is damaged or truncated ({type(exc).__name__}: {exc})") from None
+
+
+def _read_raster(path: Path, notes: list[str], palette_indices: bool) -> np.ndarray:
+    """A PNG, JPEG or BMP image with Pillow: grey, 16-bit grey, RGB(A), or a palette image as
+    its colours (micrographs) or its indices (masks and label images)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            im.load()
+            if im.mode == "P" and not palette_indices:
+                im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+                notes.append("palette image read as its colours")
+            elif im.mode in ("CMYK", "YCbCr", "LAB", "HSV"):
+                im = im.convert("RGB")
+            elif im.mode in ("LA", "PA"):
+                im = im.getchannel(0)
+            image = np.asarray(im)
+    except Exception as exc:  # noqa: BLE001 - Pillow's decoders raise many types on damaged
+        # files (OSError, SyntaxError, ValueError, DecompressionBombError, ...).
+        raise input_error(path, f"not a readable {path.suffix.lstrip('.').upper()} image "
+                                f"({type(exc).__name__}: {exc})") from None
+    if image.dtype == bool:  # 1-bit images
+        image = image.astype(np.uint8) * 255
+    return image
+
+
+def _read_image(path: str | os.PathLike, palette_indices: bool) -> Micrograph:
+    path = Path(path)
+    if not path.is_file():
+        raise input_error(path, "file not found")
+    notes: list[str] = []
+    if path.suffix.lower() in RASTER_SUFFIXES:
+        image, pixel_size_um = _read_raster(path, notes, palette_indices), None
+    else:
+        image, pixel_size_um = _read_tiff(path, notes)
     try:
         image = to_grey(np.squeeze(image), notes)
     except ValueError as exc:
         raise input_error(path, str(exc)) from None
     if image.size == 0:
         raise input_error(path, "image is empty")
+    if pixel_size_um is None:
+        found = sidecar_pixel_size_um(path)
+        if found is not None:
+            pixel_size_um = found[0]
+            notes.append(f"pixel size {pixel_size_um:g} µm from {found[1].name}")
+        else:
+            notes.append(NO_PIXEL_SIZE_NOTE)
     return Micrograph(image=image, pixel_size_um=pixel_size_um, path=path, notes=notes)
 
 
+def read_micrograph(path: str | os.PathLike) -> Micrograph:
+    """Read a micrograph (TIFF first page, PNG, JPEG or BMP) with its pixel size.
+
+    Colour images are converted to grey; the pixel size comes from the sources in the module
+    notes, and a note says which (or that none was found: sizes are then in px).
+
+    Raises
+    ------
+    GrainsegError
+        If the file is missing, unreadable, truncated, empty or not a 2-D image.
+    """
+    return _read_image(path, palette_indices=False)
+
+
 def read_mask(path: str | os.PathLike) -> np.ndarray:
-    """Read a mask or label TIFF (boundary mask, ignore mask, grain IDs) as a 2-D array."""
-    return read_micrograph(path).image
+    """Read a mask or label image (boundary mask, ignore mask, grain IDs) as a 2-D array; a
+    palette image gives its indices."""
+    return _read_image(path, palette_indices=True).image
 
 
 def write_tiff(

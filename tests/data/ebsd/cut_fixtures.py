@@ -8,15 +8,20 @@
 - edax_ni_oim_crop.h5: rows 0-15, columns 0-19 of Scan_1 of edax_ni_oim.h5, its EBSD/Data
   datasets and EBSD/Header values (nColumns, nRows set to the crop; the schematic images of
   the coordinate system left out).
+- edge_cases/: EbsdLib's edge-case files, copied as they are, except Out_Of_Order.ang and its
+  expected image Out_Of_Order_Correct.tiff, cut to rows 0-19, columns 0-39 (the kept lines in
+  the file's own, out-of-scan, order).
 """
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
 import h5py
 import numpy as np
+import tifffile
 
 HERE = Path(__file__).parent
 N_ROWS, X_MAX_UM = 20, 5.8 + 1e-6
@@ -61,7 +66,28 @@ def cut_oim_h5(source: Path, rows: int = 16, cols: int = 20) -> None:
         dst["Scan_1/EBSD/Header/nRows"][0] = rows
 
 
+def copy_edge_cases(source: Path, rows: int = 20, cols: int = 40) -> None:
+    out = HERE / "edge_cases"
+    out.mkdir(exist_ok=True)
+    for path in source.iterdir():
+        if not path.name.startswith("Out_Of_Order"):
+            shutil.copy(path, out / path.name)
+    lines = (source / "Out_Of_Order.ang").read_text(encoding="latin-1").split("\n")
+    header = [line for line in lines if line.startswith("#")]
+    header = [f"# NCOLS_ODD: {cols}" if "NCOLS_ODD" in line else
+              f"# NCOLS_EVEN: {cols}" if "NCOLS_EVEN" in line else
+              f"# NROWS: {rows}" if "NROWS" in line else line for line in header]
+    body = [line for line in lines if line.strip() and not line.startswith("#")]
+    xy = np.array([[float(v) for v in line.split()[3:5]] for line in body])
+    keep = (xy[:, 0] < (cols - 0.5) * 0.25) & (xy[:, 1] < (rows - 0.5) * 0.25)
+    kept = [line for line, k in zip(body, keep, strict=True) if k]
+    (out / "Out_Of_Order.ang").write_text("\n".join(header + kept) + "\n", encoding="latin-1")
+    image = tifffile.imread(source / "Out_Of_Order_Correct.tiff")
+    tifffile.imwrite(out / "Out_Of_Order_Correct.tiff", image[:rows, :cols], photometric="rgb")
+
+
 if __name__ == "__main__":
     folder = Path(sys.argv[1])
     cut_hex(folder / "copper_hex.ang")
     cut_oim_h5(folder / "edax_ni_oim.h5")
+    copy_edge_cases(folder / "edge_cases")

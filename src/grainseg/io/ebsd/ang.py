@@ -28,7 +28,6 @@ from grainseg.errors import input_error
 from grainseg.io.atomic import atomic_path
 from grainseg.io.ebsd.common import (
     build_map,
-    check_coordinates,
     check_square,
     euler_rad,
     float_field,
@@ -40,6 +39,7 @@ from grainseg.io.ebsd.common import (
     map_phase_numbers,
     point_property,
     read_text,
+    scan_order,
     spacing,
     split_lines,
     writable_symmetry,
@@ -133,6 +133,10 @@ def map_from_tsl_points(
     notes: list[str] = []
 
     grid = fields.get("GRID", "SqrGrid")
+    if grid == "HexGrid" and _rows_one_column_step_apart(x[~off_grid], y[~off_grid]):
+        grid = "SqrGrid"  # a hexagonal grid's rows are sqrt(3) / 2 column steps apart
+        notes.append("the header says GRID: HexGrid but the points lie on a square grid: "
+                     "read as a square grid")
     if grid == "HexGrid":
         keep = ~off_grid
         return resample_hex(path, euler[keep], phase_index[keep], x[keep], y[keep], phases,
@@ -144,7 +148,7 @@ def map_from_tsl_points(
         n_cols = header_count(path, fields["NCOLS_ODD"], "NCOLS_ODD")
         n_rows = header_count(path, fields["NROWS"], "NROWS")
     else:
-        n_cols, n_rows = grid_from_coordinates(path, x, y)
+        n_rows, n_cols = grid_from_coordinates(path, x, y)
         notes.append(f"grid {n_rows} x {n_cols} derived from the coordinates (no NCOLS/NROWS)")
     step_x = step_x or spacing(x)
     step_y = step_y or spacing(y) or step_x
@@ -162,8 +166,22 @@ def map_from_tsl_points(
         x, y = x.copy(), y.copy()
         x[nodes] = origin_x + (nodes % n_cols) * step_x
         y[nodes] = origin_y + (nodes // n_cols) * step_y
-    check_coordinates(path, x, y, n_rows, n_cols, step_x, step_y)
+    order = scan_order(path, x, y, n_rows, n_cols, step_x, step_y)
+    if order is not None:
+        euler, phase_index = euler[order], phase_index[order]
+        properties = {k: v[order] for k, v in properties.items()}
+        notes.append("points not in scan order in the file: placed by their coordinates")
     return build_map(path, euler, phase_index, (n_rows, n_cols), step_x, phases, properties, notes)
+
+
+def _rows_one_column_step_apart(x: np.ndarray, y: np.ndarray) -> bool:
+    """True when the points' rows are as far apart as the points within a row (a square
+    grid), whatever the header says."""
+    row_y = np.unique(np.round(y, 4))
+    if row_y.size < 2:
+        return False
+    column_step = spacing(x[np.round(y, 4) == row_y[0]])
+    return column_step > 0 and bool(np.isclose(np.median(np.diff(row_y)), column_step, rtol=0.02))
 
 
 def resample_hex(

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from orix.quaternion import Rotation
 
-from grainseg.errors import input_error
+from grainseg.errors import GrainsegError, input_error
 from grainseg.io.ebsd.map import EBSDMap, Phase
 from grainseg.io.ebsd.symmetry import BY_NAME, LaueGroup
 
@@ -149,6 +149,31 @@ def check_coordinates(
             path, f"coordinates disagree with the header grid ({n_rows} x {n_cols}, step "
             f"{step_x} µm): point {first} at x={x[first]}, y={y[first]} is off its grid node"
         )
+
+
+def scan_order(
+    path: Path, x: np.ndarray, y: np.ndarray, n_rows: int, n_cols: int, step_x: float,
+    step_y: float,
+) -> np.ndarray | None:
+    """How to put the points into row-major scan order.
+
+    Returns None when they already are (the coordinates follow the grid row by row); the
+    permutation that sorts them when they are out of order but lie one per grid node (some
+    exports write rows out of order); raises the `check_coordinates` error otherwise.
+    """
+    try:
+        check_coordinates(path, x, y, n_rows, n_cols, step_x, step_y)
+        return None
+    except GrainsegError as in_order_error:
+        error = in_order_error
+    col = np.rint((x - x.min()) / step_x)
+    row = np.rint((y - y.min()) / step_y)
+    off = np.maximum(np.abs((x - x.min()) / step_x - col), np.abs((y - y.min()) / step_y - row))
+    node = (row * n_cols + col).astype(np.int64)
+    on_grid = (off <= 0.25).all() and (col < n_cols).all() and (row < n_rows).all()
+    if not on_grid or np.bincount(node, minlength=n_rows * n_cols).max() != 1:
+        raise error
+    return np.argsort(node, kind="stable")
 
 
 def map_phase_numbers(

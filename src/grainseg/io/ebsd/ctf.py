@@ -1,6 +1,7 @@
 """Oxford HKL Channel Text Files (.ctf: AZtec, Channel 5); read and write.
 
-Euler angles in degrees, phase 0 = not indexed.
+Euler angles in degrees, phase 0 = not indexed. Fields are tab-separated, so a comma in the
+data table can only be a decimal comma (AZtec under a German or French locale writes them).
 """
 
 from __future__ import annotations
@@ -72,7 +73,13 @@ def read(path: Path) -> EBSDMap:
     needed = ("Phase", "Euler1", "Euler2", "Euler3")
     if any(c not in columns for c in needed):
         raise input_error(path, f"data table lacks one of the columns {needed}")
-    data = load_table(path, text, table_line + 1, len(columns))
+    notes = []
+    body = "\n".join(lines[table_line + 1:])
+    if "," in body:  # AZtec under a decimal-comma locale; fields are tab-separated
+        body = body.replace(",", ".")
+        fields = {key: value.replace(",", ".") for key, value in fields.items()}
+        notes.append("decimal commas read as decimal points")
+    data = load_table(path, body, 0, len(columns))
     try:
         n_cols = header_count(path, fields["XCells"], "XCells")
         n_rows = header_count(path, fields["YCells"], "YCells")
@@ -98,7 +105,8 @@ def read(path: Path) -> EBSDMap:
         for name, k in col.items()
         if name in ("Bands", "Error", "MAD", "BC", "BS")
     }
-    return build_map(path, euler, phase_index, (n_rows, n_cols), step_x, phases, properties, [])
+    return build_map(path, euler, phase_index, (n_rows, n_cols), step_x, phases, properties,
+                     notes)
 
 
 def write(path: str | os.PathLike, ebsd: EBSDMap, lattice_angstrom: float = 3.595) -> None:

@@ -73,22 +73,29 @@ class EBSDMap:
     def from_crystal_map(cls, xmap: CrystalMap, path: Path | None = None) -> EBSDMap:
         """The map of an orix ``CrystalMap`` (2-D, square grid).
 
-        Points not in the data (``is_in_data`` False) and orix's "not_indexed" phase (ID -1)
-        become not indexed; each phase's Laue group is that of its point group; the map's
+        Points not in the data (``is_in_data`` False), orix's "not_indexed" phase (ID -1) and
+        non-finite rotations become not indexed; each phase's Laue group is that of its point group; the map's
         properties (``xmap.prop``) are kept, NaN at points not in the data.
 
         Raises
         ------
         GrainsegError
-            For a map that is not 2-D, has unequal x and y steps, or a phase without a known
-            point group.
+            For a map that is not 2-D or not a full grid, has unequal x and y steps, or a phase
+            without a known point group.
         """
         where = f"{path}: " if path is not None else "CrystalMap: "
-        if xmap.ndim != 2:
-            raise GrainsegError(f"{where}expected a 2-D map, got shape {xmap.shape}")
-        if not np.isclose(xmap.dx, xmap.dy, rtol=1e-3):
+        try:  # orix derives the grid from the coordinates; odd ones make these raise
+            shape, dx, dy = tuple(xmap.shape), float(xmap.dx), float(xmap.dy)
+        except (ValueError, TypeError, IndexError, ZeroDivisionError) as exc:
+            raise GrainsegError(f"{where}the point coordinates form no grid ({exc})") from None
+        if len(shape) != 2:
+            raise GrainsegError(f"{where}expected a 2-D map, got shape {shape}")
+        if int(np.prod(shape)) != np.asarray(xmap.is_in_data).size:
+            raise GrainsegError(f"{where}{np.asarray(xmap.is_in_data).size} points do not fill "
+                                f"the {shape[0]} x {shape[1]} grid their coordinates span")
+        if not (np.isfinite([dx, dy]).all() and dx > 0 and np.isclose(dx, dy, rtol=1e-3)):
             raise GrainsegError(
-                f"{where}non-square grid steps ({xmap.dx} x {xmap.dy}) are not supported"
+                f"{where}non-square grid steps ({dx} x {dy}) are not supported"
             )
         phase_ids_file = [i for i in xmap.phases.ids if i >= 0]
         phases = []
@@ -100,7 +107,6 @@ class EBSDMap:
                     f"{where}phase {phase.name!r} has no known point group ({point_group})"
                 )
             phases.append(Phase(phase.name or f"phase {i}", POINT_GROUP_LAUE[point_group]))
-        shape = xmap.shape
         n_points = int(np.prod(shape))
         full_phase = np.full(n_points, -1, dtype=np.int64)
         full_quat = np.tile(np.array([1.0, 0, 0, 0], dtype=np.float32), (n_points, 1))
@@ -109,18 +115,23 @@ class EBSDMap:
         for k, pid in enumerate(phase_ids_file):  # orix phase IDs -> 0-based, -1 = not indexed
             full_phase[flat_ids[file_phase == pid]] = k
         full_quat[flat_ids] = xmap.rotations.data.astype(np.float32)
+        full_phase[~np.isfinite(full_quat).all(axis=1)] = -1  # NaN angles: no orientation
         indexed = full_phase >= 0
         full_quat[~indexed] = (1.0, 0.0, 0.0, 0.0)
         properties = {}
         for name in xmap.prop:
             full = np.full(n_points, np.nan, dtype=np.float32)
-            full[flat_ids] = np.asarray(xmap.prop[name], dtype=np.float32)  # points in data
+            try:
+                full[flat_ids] = np.asarray(xmap.prop[name], dtype=np.float32)  # points in data
+            except (IndexError, ValueError, TypeError):
+                raise GrainsegError(f"{where}property {name!r} does not hold one number per "
+                                    "point") from None
             properties[name] = full.reshape(shape)
         return cls(
             quaternions=full_quat.reshape(*shape, 4),
             phase_ids=full_phase.astype(np.int16).reshape(shape),
             indexed=indexed.reshape(shape),
-            step_um=float(xmap.dx),
+            step_um=dx,
             phases=phases,
             path=path,
             properties=properties,
