@@ -80,3 +80,60 @@ def run(args: list[str]) -> None:
     """Run a grainseg command, failing loudly."""
     print("$ grainseg " + shlex.join(args), flush=True)
     subprocess.run([GRAINSEG, *args], check=True)
+
+
+def segment_and_score(model: str | None, cases: list[dict], out: Path) -> list[dict]:
+    """Segment each case with a model (None: the shipped one); scores against its truth."""
+    from grainseg.infer.segment import default_model_path, load_predictor, segment_image
+    from grainseg.io.tiff import read_micrograph, write_tiff
+
+    predict, meta = load_predictor(model or default_model_path(), "cpu")
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for case in cases:
+        ids_path = out / f"{case['name']}_grain_ids.tif"
+        if ids_path.is_file():
+            grain_ids = read_micrograph(ids_path).image
+        else:
+            image = read_micrograph(case["image_path"]).image
+            grain_ids = segment_image(image, predict,
+                                      median_px=int(meta.get("median_px", 3))).grain_ids
+            write_tiff(ids_path, grain_ids)
+        rows.append({"name": case["name"], "grain_ids": grain_ids,
+                     **score(grain_ids, case["true_ids"])})
+    return rows
+
+
+def review_folders(cases: list[dict], predicted: list[dict], work: Path, corrected: bool
+                   ) -> list[Path]:
+    """Labels folders of the reviewed images: corrected (simulated) or as segmented."""
+    from grainseg.io.tiff import read_micrograph
+    from grainseg.review.session import ReviewSession
+
+    folders = []
+    for case, row in zip(cases, predicted, strict=True):
+        folder = work / ("reviewed" if corrected else "uncorrected") / case["name"]
+        if not (folder / "review.json").is_file():
+            micrograph = read_micrograph(case["image_path"])
+            grain_ids = (simulate_review(row["grain_ids"], case["true_ids"]) if corrected
+                         else row["grain_ids"])
+            session = ReviewSession(image=micrograph.image, grain_ids=grain_ids,
+                                    image_path=Path(case["image_path"]),
+                                    pixel_size_um=micrograph.pixel_size_um)
+            session.mark_reviewed()
+            session.save(folder)
+        folders.append(folder)
+    return folders
+
+
+def fine_tune(folders: list[Path], run_dir: Path, minutes: float, patch_px: int) -> Path:
+    """``grainseg dataset`` + ``grainseg train --init default``; returns the run folder."""
+    dataset = run_dir.with_name(run_dir.name + "_ds")
+    if not (dataset / "dataset.json").is_file():
+        run(["dataset", *map(str, folders), "--patch", str(patch_px), "--split", "patch",
+             "--val-frac", "0.15", "--out", str(dataset)])
+    if not (run_dir / "model.pt").is_file():
+        run(["train", str(dataset), "--out", str(run_dir), "--init", "default", "--lr", "1e-4",
+             "--lr-schedule", "cosine", "--max-time", str(minutes), "--epochs", "1000",
+             "--patience", "1000", "--batch", "8", "--no-progress"])
+    return run_dir
