@@ -75,8 +75,10 @@ def run(args: argparse.Namespace) -> int:
     from grainseg.infer.batch import segment_batch
     from grainseg.infer.segment import default_model_path, resolve_device
     from grainseg.io.atomic import ensure_output_dir, write_json_atomic
+    from grainseg.io.owner import claim_folder
 
     _check_args(args)
+    claim_folder(args.out, "segment")
     cluster = check_cluster(args.cluster)
     out_dir = ensure_output_dir(args.out)
     if cluster is None:

@@ -26,7 +26,14 @@ OUTPUTS = {
 
 
 def output_paths(image_path: str | os.PathLike, out_dir: str | os.PathLike) -> dict[str, Path]:
-    """The four output files of one input image (keys of `OUTPUTS`)."""
+    """The four output files of one input image (keys of `OUTPUTS`); a zarr input gets OME-Zarr
+    rasters (``.zarr`` in place of ``.tif``)."""
+    from grainseg.io.omezarr import is_zarr, zarr_stem
+
+    if is_zarr(image_path):
+        stem = zarr_stem(image_path)
+        return {key: Path(out_dir) / f"{stem}{suffix.replace('.tif', '.zarr')}"
+                for key, suffix in OUTPUTS.items()}
     stem = Path(image_path).stem
     return {key: Path(out_dir) / f"{stem}{suffix}" for key, suffix in OUTPUTS.items()}
 
@@ -71,7 +78,7 @@ def segment_file_task(
 
     outputs = output_paths(image_path, out_dir)
     record: dict = {"image": str(image_path)}
-    if skip_existing and all(p.is_file() for p in outputs.values()):
+    if skip_existing and all(p.exists() for p in outputs.values()):
         return {**record, "status": "skipped"}
     start = time.perf_counter()
     try:
@@ -102,7 +109,8 @@ def segment_file(
     Parameters
     ----------
     image_path : path
-        Input TIFF.
+        Input micrograph (TIFF, PNG, JPEG, BMP), or zarr / OME-Zarr store (always segmented
+        block by block).
     outputs : dict
         Final paths under the keys of `OUTPUTS`.
     predict : callable
@@ -123,16 +131,18 @@ def segment_file(
     """
     from matplotlib.image import imsave
 
-    from grainseg.infer.large import LARGE_IMAGE_PX, image_size_px, segment_tiff_large
+    from grainseg.infer.large import LARGE_IMAGE_PX, image_size_px, segment_large
     from grainseg.infer.segment import overlay_rgb, segment_image
     from grainseg.io.atomic import atomic_path
-    from grainseg.io.tiff import read_micrograph, write_tiff
+    from grainseg.io.omezarr import is_zarr
+    from grainseg.io.tiff import RASTER_SUFFIXES, read_micrograph, write_tiff
     from grainseg.models import SIZE_MULTIPLE
     from grainseg.preprocess import normalise_intensity
 
     settings = {"multiple": SIZE_MULTIPLE, **settings}
-    if image_size_px(image_path) > LARGE_IMAGE_PX:
-        return segment_tiff_large(image_path, predict, outputs, progress=True, **settings)
+    raster = Path(image_path).suffix.lower() in RASTER_SUFFIXES  # PNG, JPEG: read whole
+    if is_zarr(image_path) or (not raster and image_size_px(image_path) > LARGE_IMAGE_PX):
+        return segment_large(image_path, predict, outputs, progress=True, **settings)
     micrograph = read_micrograph(image_path)
     result = segment_image(micrograph.image, predict, **settings)
     pixel_size_um = micrograph.pixel_size_um
@@ -148,16 +158,23 @@ def segment_file(
 
 
 def remove_stale_temporaries(out_dir: Path, image_paths: list[Path]) -> int:
-    """Delete the temporary files (``.STEM*.part``) that killed tasks of these images left.
+    """Delete the temporary files and folders (``.STEM_*.part``) that killed tasks of these
+    images left.
 
     Called after every task of the batch has finished, when no live writer of these stems
-    remains. Returns the number of files removed.
+    remains. Returns the number removed.
     """
-    stems = {Path(p).stem for p in image_paths}
+    import shutil
+
+    stems = {output_paths(p, out_dir)["overlay"].name[: -len(OUTPUTS["overlay"])]
+             for p in image_paths}
     stale = [p for p in Path(out_dir).glob(".*.part")
              if any(p.name.startswith(f".{stem}_") for stem in stems)]
     for path in stale:
-        path.unlink(missing_ok=True)
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
     return len(stale)
 
 
@@ -195,10 +212,12 @@ def segment_batch(
         ``skipped_existing`` (count), ``median_px``, ``seconds``.
     """
     from grainseg.cluster import cached_predictor, check_cluster, run_tasks
+    from grainseg.preprocess import check_median_px
 
     cluster = check_cluster(cluster)
     started = time.perf_counter()
     _, meta = cached_predictor(str(model_path), "cpu")
+    median_px = check_median_px(meta.get("median_px", 3), f"{model_path}: median_px")
     records: dict[Path, dict] = {}
     for path, record in run_tasks(segment_file_task, image_paths, cluster=cluster,
                                   desc="segment", unit="image", out_dir=out_dir,
@@ -216,6 +235,6 @@ def segment_batch(
         "images": [r for r in ordered if r["status"] == "done"],
         "failed": [r["error"] for r in ordered if r["status"] == "failed"],
         "skipped_existing": sum(r["status"] == "skipped" for r in ordered),
-        "median_px": int(meta.get("median_px", 3)),
+        "median_px": median_px,
         "seconds": round(time.perf_counter() - started, 3),
     }

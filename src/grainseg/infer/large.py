@@ -1,7 +1,8 @@
 """Segment micrographs too large for memory (mosaics of 20000 x 20000 pixels and more).
 
 The input is read a band of rows at a time straight from the file when the TIFF stores it
-uncompressed in one piece (what `tifffile.memmap` needs); other files are read whole. The
+uncompressed in one piece (what `tifffile.memmap` needs) or from a chunked zarr / OME-Zarr
+store (`grainseg.io.omezarr`); other files are read whole. The
 preprocessing is `grainseg.preprocess.preprocess_sem` done per band: the median filter gets a
 halo of real neighbours (so it equals the whole-image filter exactly) and the 1st/99th
 percentiles come from a grid of sample windows (the whole image when it is small). The
@@ -27,8 +28,9 @@ from grainseg.errors import GrainsegError, input_error
 from grainseg.infer.postprocess import network_blockwise
 from grainseg.infer.segment import overlay_rgb
 from grainseg.infer.tiling import Predictor, choose_tiling, predict_tiled
-from grainseg.io.atomic import atomic_path
-from grainseg.io.tiff import pixel_size_um_from_tags, read_micrograph
+from grainseg.io.atomic import atomic_dir, atomic_path
+from grainseg.io.omezarr import ZarrPlane, create_ome_zarr, is_zarr, open_zarr_image
+from grainseg.io.tiff import checked_file_pixel_size_um, pixel_size_um_from_tags, read_micrograph
 from grainseg.preprocess import data_bar_start_row
 
 #: Images with more pixels than this go through the bounded-memory path.
@@ -204,7 +206,7 @@ def _window_starts(length_px: int, window_px: int, count: int) -> np.ndarray:
     return np.linspace(0, length_px - window_px, count).astype(np.int64)
 
 
-def segment_tiff_large(
+def segment_large(
     path: str | os.PathLike,
     predict: Predictor,
     out_paths: dict[str, Path],
@@ -220,17 +222,18 @@ def segment_tiff_large(
     halo_px: int = 128,
     progress: bool = False,
 ) -> dict:
-    """Segment a TIFF too large for memory straight to output files.
+    """Segment a TIFF or zarr image too large for memory straight to output files.
 
     Parameters
     ----------
     path : path
-        Input micrograph (2-D; uncompressed TIFFs are read band by band).
+        Input micrograph (2-D; uncompressed TIFFs and zarr stores are read band by band).
     predict : callable
         Tile predictor (see `grainseg.infer.segment.model_predictor`).
     out_paths : dict
         Final paths under the keys ``probability``, ``boundaries``, ``grain_ids``, ``overlay``;
-        all four appear together (atomically) when the image is done.
+        all four appear together (atomically) when the image is done. Rasters named ``.zarr``
+        are written as OME-Zarr images (`grainseg.io.omezarr.create_ome_zarr`), others as TIFF.
     median_px, tile_px, overlap, batch, multiple, threshold, min_grain_px
         As in `grainseg.infer.segment.segment_image` (None: the CPU choice of
         `grainseg.infer.tiling.choose_tiling`).
@@ -247,14 +250,15 @@ def segment_tiff_large(
     """
     path = Path(path)
     notes: list[str] = []
-    source = TiffBands.open(path)
-    if source is None:
+    if is_zarr(path):
+        source, pixel_size_um = open_zarr_image(path)
+    elif (source := TiffBands.open(path)) is None:
         micrograph = read_micrograph(path)
         notes += micrograph.notes + ["TIFF not memory-mappable (compressed or tiled): read whole"]
         source, pixel_size_um = _InMemory(micrograph.image), micrograph.pixel_size_um
     else:
         with tifffile.TiffFile(path) as tif:
-            pixel_size_um = pixel_size_um_from_tags(tif)
+            pixel_size_um = checked_file_pixel_size_um(pixel_size_um_from_tags(tif), path)
     height, width = source.shape
     strip_y0 = max(0, height - DATA_BAR_SEARCH_ROWS)
     bar_row = strip_y0 + data_bar_start_row(source.read(strip_y0, height))
@@ -264,13 +268,20 @@ def segment_tiff_large(
     shape = network_input.shape
 
     with contextlib.ExitStack() as stack:
-        tmp = {key: stack.enter_context(atomic_path(p)) for key, p in out_paths.items()}
-        probability = TiffBands.create(tmp["probability"], shape, np.float32, pixel_size_um)
+        tmp = {key: stack.enter_context(atomic_dir(p) if is_zarr(p) else atomic_path(p))
+               for key, p in out_paths.items()}
+
+        def create(key: str, dtype: type) -> TiffBands | ZarrPlane:
+            if is_zarr(out_paths[key]):
+                return create_ome_zarr(tmp[key], shape, dtype, pixel_size_um)
+            return TiffBands.create(tmp[key], shape, dtype, pixel_size_um)
+
+        probability = create("probability", np.float32)
         plan = choose_tiling("cpu", tile_px, overlap, batch)
         predict_tiled(network_input, predict, plan.tile_px, plan.overlap, plan.batch, multiple,
                       out=lambda y0, rows: probability.write(y0, 0, rows), progress=progress)
-        boundaries = TiffBands.create(tmp["boundaries"], shape, np.uint8, pixel_size_um)
-        grain_ids = TiffBands.create(tmp["grain_ids"], shape, np.uint32, pixel_size_um)
+        boundaries = create("boundaries", np.uint8)
+        grain_ids = create("grain_ids", np.uint32)
         n_grains = network_blockwise(
             probability.read, shape,
             lambda y0, x0, b: boundaries.write(y0, x0, b.astype(np.uint8) * np.uint8(255)),
@@ -284,7 +295,8 @@ def segment_tiff_large(
             "pixel_size_um": pixel_size_um, "notes": notes}
 
 
-def _write_overlay_decimated(path: Path, network_input: LazyNetworkInput, boundaries: TiffBands):
+def _write_overlay_decimated(path: Path, network_input: LazyNetworkInput,
+                             boundaries: TiffBands | ZarrPlane):
     """Overlay PNG at most `OVERLAY_MAX_PX` wide: image subsampled, boundaries max-pooled."""
     from matplotlib.image import imsave
 

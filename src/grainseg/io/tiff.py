@@ -26,6 +26,7 @@ import tifffile
 from grainseg.errors import GrainsegError, input_error
 from grainseg.io.atomic import atomic_path
 from grainseg.io.sidecar import sidecar_pixel_size_um, tescan_pixel_size_um
+from grainseg.pixel_size import check_pixel_size_um
 
 # No codec used in TIFF expands data by more than this (zlib's limit is about 1032:1, LZW's
 # about 2730:1); a damaged header that declares more would have the reader allocate for nothing.
@@ -104,6 +105,23 @@ def pixel_size_um_from_tags(tif: tifffile.TiffFile) -> float | None:
             if num > 0:
                 return den / num * _UM_UNITS[str(ij["unit"]).strip()]
     return None
+
+
+def checked_file_pixel_size_um(value: float | None, path: str | os.PathLike) -> float | None:
+    """A pixel size read from the metadata or a sidecar of ``path``, if plausible.
+
+    Raises
+    ------
+    GrainsegError
+        Naming the file, when the value is no micrograph's pixel size (damaged metadata; see
+        `grainseg.pixel_size`).
+    """
+    if value is None:
+        return None
+    return check_pixel_size_um(
+        value, f"{os.fspath(path)}: its metadata gives a pixel size of {value:g} µm",
+        "the metadata is damaged (--pixel-size-um overrides it where a command has it)",
+    )
 
 
 def to_grey(image: np.ndarray, notes: list[str]) -> np.ndarray:
@@ -203,11 +221,13 @@ def _read_raster(path: Path, notes: list[str], palette_indices: bool) -> np.ndar
     return image
 
 
-def _read_image(path: str | os.PathLike, palette_indices: bool) -> Micrograph:
+def _read_image(path: str | os.PathLike, palette_indices: bool,
+                pixel_size_um: float | None = None) -> Micrograph:
     path = Path(path)
     if not path.is_file():
         raise input_error(path, "file not found")
     notes: list[str] = []
+    given = pixel_size_um
     if path.suffix.lower() in RASTER_SUFFIXES:
         image, pixel_size_um = _read_raster(path, notes, palette_indices), None
     else:
@@ -218,6 +238,8 @@ def _read_image(path: str | os.PathLike, palette_indices: bool) -> Micrograph:
         raise input_error(path, str(exc)) from None
     if image.size == 0:
         raise input_error(path, "image is empty")
+    if given is not None:
+        return Micrograph(image=image, pixel_size_um=given, path=path, notes=notes)
     if pixel_size_um is None:
         found = sidecar_pixel_size_um(path)
         if found is not None:
@@ -225,21 +247,24 @@ def _read_image(path: str | os.PathLike, palette_indices: bool) -> Micrograph:
             notes.append(f"pixel size {pixel_size_um:g} µm from {found[1].name}")
         else:
             notes.append(NO_PIXEL_SIZE_NOTE)
+    pixel_size_um = checked_file_pixel_size_um(pixel_size_um, path)
     return Micrograph(image=image, pixel_size_um=pixel_size_um, path=path, notes=notes)
 
 
-def read_micrograph(path: str | os.PathLike) -> Micrograph:
+def read_micrograph(path: str | os.PathLike, pixel_size_um: float | None = None) -> Micrograph:
     """Read a micrograph (TIFF first page, PNG, JPEG or BMP) with its pixel size.
 
     Colour images are converted to grey; the pixel size comes from the sources in the module
-    notes, and a note says which (or that none was found: sizes are then in px).
+    notes, and a note says which (or that none was found: sizes are then in px). A
+    ``pixel_size_um`` given by the user (µm, checked by the caller) replaces those sources.
 
     Raises
     ------
     GrainsegError
-        If the file is missing, unreadable, truncated, empty or not a 2-D image.
+        If the file is missing, unreadable, truncated, empty or not a 2-D image, or its
+        metadata gives an implausible pixel size (`checked_file_pixel_size_um`).
     """
-    return _read_image(path, palette_indices=False)
+    return _read_image(path, palette_indices=False, pixel_size_um=pixel_size_um)
 
 
 def read_mask(path: str | os.PathLike) -> np.ndarray:

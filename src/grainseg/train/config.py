@@ -10,6 +10,7 @@ from grainseg.errors import GrainsegError
 PRECISIONS = ("auto", "32-true", "bf16-mixed", "16-mixed")
 TOPO_LOSSES = ("hu", "cldice", "skeleton-recall")
 LR_SCHEDULES = ("constant", "cosine")
+SEED_MAX = 2**32 - 1  # NumPy's and Lightning's seeds are unsigned 32-bit
 
 
 @dataclass
@@ -112,6 +113,10 @@ class TrainConfig:
             (self.precision in PRECISIONS, f"--precision must be one of {PRECISIONS}"),
             (self.workers is None or self.workers >= 0, "--workers must be >= 0"),
             (self.save_every_steps >= 1, "--save-every must be >= 1"),
+            (
+                0 <= self.seed <= SEED_MAX,
+                f"--seed {self.seed}: must be between 0 and {SEED_MAX}",
+            ),
             (
                 self.devices == "auto" or (self.devices.isdigit() and int(self.devices) >= 1),
                 "--devices must be 'auto' or a positive number",
