@@ -26,9 +26,25 @@ OUTPUTS = {
 }
 
 
-def output_paths(stem: str, out_dir: str | os.PathLike) -> dict[str, Path]:
+def input_stem(image_path: str | os.PathLike) -> str:
+    """The name of an input without its extension (``.ome.zarr`` included)."""
+    from grainseg.io.omezarr import is_zarr, zarr_stem
+
+    return zarr_stem(image_path) if is_zarr(image_path) else Path(image_path).stem
+
+
+def output_paths(
+    image_path: str | os.PathLike, out_dir: str | os.PathLike, stem: str | None = None
+) -> dict[str, Path]:
     """The four output files of one input image (keys of `OUTPUTS`), named after ``stem``
-    (see `grainseg.io.names.output_stems`)."""
+    (default: the input's own, see `input_stem`; `plan_outputs` makes them distinct); a zarr
+    input gets OME-Zarr rasters (``.zarr`` in place of ``.tif``)."""
+    from grainseg.io.omezarr import is_zarr
+
+    stem = input_stem(image_path) if stem is None else stem
+    if is_zarr(image_path):
+        return {key: Path(out_dir) / f"{stem}{suffix.replace('.tif', '.zarr')}"
+                for key, suffix in OUTPUTS.items()}
     return {key: Path(out_dir) / f"{stem}{suffix}" for key, suffix in OUTPUTS.items()}
 
 
@@ -62,10 +78,10 @@ def plan_outputs(
     """
     own = [p for p in image_paths if is_segment_output(p)]
     todo = [p for p in image_paths if p not in own]
-    stems = dict(zip(todo, output_stems(todo), strict=True))
+    stems = dict(zip(todo, output_stems(todo, input_stem), strict=True))
     inputs = {Path(p).resolve(): p for p in todo}  # own outputs are redone, not lost
     for path, stem in stems.items():
-        for output in output_paths(stem, out_dir).values():
+        for output in output_paths(path, out_dir, stem).values():
             replaced = inputs.get(output.resolve())
             if replaced is not None:
                 raise input_error(
@@ -116,9 +132,9 @@ def segment_file_task(
     from grainseg.cluster import cached_predictor, worker_device
     from grainseg.infer.segment import plan_tiling, resolve_device
 
-    outputs = output_paths(stems[str(image_path)], out_dir)
+    outputs = output_paths(image_path, out_dir, stems[str(image_path)])
     record: dict = {"image": str(image_path), "outputs": {k: str(p) for k, p in outputs.items()}}
-    if skip_existing and all(p.is_file() for p in outputs.values()):
+    if skip_existing and all(p.exists() for p in outputs.values()):
         return {**record, "status": "skipped"}
     start = time.perf_counter()
     try:
@@ -129,7 +145,8 @@ def segment_file_task(
         info = segment_file(image_path, outputs, predict, median_px=int(meta.get("median_px", 3)),
                             tile_px=plan.tile_px, overlap=plan.overlap, batch=plan.batch,
                             threshold=settings["threshold"], page=settings.get("page"),
-                            min_grain_px=settings["min_grain_px"])
+                            min_grain_px=settings["min_grain_px"],
+                            model=(str(model_path), device))
     except GrainsegError as exc:
         return {**record, "status": "failed", "error": str(exc)}
     tiling = {"tile_px": plan.tile_px, "overlap": plan.overlap, "batch": plan.batch}
@@ -144,6 +161,7 @@ def segment_file(
     outputs: dict[str, Path],
     predict,
     page: int | None = None,
+    model: tuple[str, str] | None = None,
     **settings,
 ) -> dict:
     """Segment one micrograph file and write its outputs atomically (each is renamed into place
@@ -152,13 +170,17 @@ def segment_file(
     Parameters
     ----------
     image_path : path
-        Input TIFF.
+        Input micrograph (TIFF, PNG, JPEG, BMP), or zarr / OME-Zarr store (always segmented
+        block by block).
     outputs : dict
         Final paths under the keys of `OUTPUTS`.
     predict : callable
         Tile predictor (see `grainseg.infer.segment.model_predictor`).
     page : int or None
         Page of a multi-page TIFF, from 1 (None: the first, with a note).
+    model : (model path, device) or None
+        Lets a mosaic's bands run as tasks of their own on a Dask cluster (see
+        `grainseg.infer.large.segment_large`).
     **settings
         ``median_px``, ``tile_px``, ``overlap``, ``batch``, ``threshold``, ``min_grain_px`` of
         `grainseg.infer.segment.segment_image`.
@@ -177,16 +199,19 @@ def segment_file(
     """
     from matplotlib.image import imsave
 
-    from grainseg.infer.large import LARGE_IMAGE_PX, image_size_px, segment_tiff_large
+    from grainseg.infer.large import LARGE_IMAGE_PX, image_size_px, segment_large
     from grainseg.infer.segment import overlay_rgb, segment_image
     from grainseg.io.atomic import atomic_path
-    from grainseg.io.tiff import read_micrograph, write_tiff
+    from grainseg.io.omezarr import is_zarr
+    from grainseg.io.tiff import RASTER_SUFFIXES, read_micrograph, write_tiff
     from grainseg.models import SIZE_MULTIPLE
     from grainseg.preprocess import normalise_intensity
 
     settings = {"multiple": SIZE_MULTIPLE, **settings}
-    if image_size_px(image_path) > LARGE_IMAGE_PX:
-        return segment_tiff_large(image_path, predict, outputs, progress=True, **settings)
+    raster = Path(image_path).suffix.lower() in RASTER_SUFFIXES  # PNG, JPEG: read whole
+    if is_zarr(image_path) or (not raster and image_size_px(image_path) > LARGE_IMAGE_PX):
+        return segment_large(image_path, predict, outputs, progress=True, model=model,
+                             **settings)
     micrograph = read_micrograph(image_path, page=page)
     if micrograph.image.dtype == bool:
         raise input_error(image_path, "boolean image (a mask?): not a micrograph")
@@ -205,16 +230,21 @@ def segment_file(
 
 
 def remove_stale_temporaries(out_dir: Path, stems: list[str]) -> int:
-    """Delete the temporary files (``.STEM*.part``) that killed tasks of these output stems
-    left.
+    """Delete the temporary files and folders (``.STEM_*.part``) that killed tasks of these
+    output stems left.
 
     Called after every task of the batch has finished, when no live writer of these stems
-    remains. Returns the number of files removed.
+    remains. Returns the number removed.
     """
+    import shutil
+
     stale = [p for p in Path(out_dir).glob(".*.part")
              if any(p.name.startswith(f".{stem}_") for stem in stems)]
     for path in stale:
-        path.unlink(missing_ok=True)
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
     return len(stale)
 
 

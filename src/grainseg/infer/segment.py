@@ -1,6 +1,6 @@
 """Segment a whole micrograph: data bar off, preprocessing, tiled network, closed network.
 
-`segment_image` works on an image in memory; `grainseg.infer.large.segment_tiff_large` does the
+`segment_image` works on an image in memory; `grainseg.infer.large.segment_large` does the
 same for images too large for memory, tile by tile.
 """
 

@@ -9,6 +9,7 @@ import contextlib
 import errno
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -83,6 +84,32 @@ def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
             os.replace(tmp, final)
     except BaseException:
         tmp.unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_dir(final: str | os.PathLike) -> Iterator[Path]:
+    """Yield an empty temporary folder beside ``final``; put it in place of ``final`` if the
+    block succeeds (a store of many files, such as zarr). An existing ``final`` is moved aside
+    first and deleted after the new one is in place; on any exception the temporary folder is
+    deleted.
+    """
+    final = Path(final)
+    with write_errors_reported(final):
+        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent))
+    try:
+        with write_errors_reported(final):
+            yield tmp
+            old = None
+            if final.exists():
+                old = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".old.part",
+                                            dir=final.parent))
+                os.replace(final, old / final.name)
+            os.replace(tmp, final)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 from grainseg.errors import GrainsegError
 
 
-def output_stems(paths: list[Path]) -> list[str]:
+def output_stems(paths: list[Path], stem_of: Callable[[Path], str] | None = None) -> list[str]:
     """A distinct output stem per input path (see the module docstring).
+
+    ``stem_of`` gives an input's own name without extension (default ``Path.stem``).
 
     Raises
     ------
@@ -24,17 +27,18 @@ def output_stems(paths: list[Path]) -> list[str]:
         beside ``sub_a.tif``), naming them.
     """
     resolved = [Path(p).resolve() for p in paths]
+    own = [stem_of(p) if stem_of else p.stem for p in resolved]
     by_stem: dict[str, list[int]] = defaultdict(list)
-    for index, path in enumerate(resolved):
-        by_stem[path.stem].append(index)
-    stems = [path.stem for path in resolved]
+    for index, stem in enumerate(own):
+        by_stem[stem].append(index)
+    stems = list(own)
     for indices in by_stem.values():
         if len(indices) < 2:
             continue
         common = Path(os.path.commonpath([resolved[i].parent for i in indices]))
         for i in indices:
             parts = resolved[i].parent.relative_to(common).parts
-            stems[i] = "_".join([*parts, resolved[i].stem])
+            stems[i] = "_".join([*parts, own[i]])
     owners: dict[str, int] = {}
     for index, stem in enumerate(stems):
         if stem in owners:

@@ -25,6 +25,7 @@ import tifffile
 
 from grainseg.errors import GrainsegError, input_error
 from grainseg.io.atomic import atomic_path
+from grainseg.io.omezarr import is_zarr, open_zarr_image
 from grainseg.io.sidecar import sidecar_pixel_size_um, tescan_pixel_size_um
 from grainseg.pixel_size import check_pixel_size_um
 
@@ -244,6 +245,14 @@ def _read_raster(path: Path, notes: list[str], palette_indices: bool) -> np.ndar
 def _read_image(path: str | os.PathLike, palette_indices: bool,
                 pixel_size_um: float | None = None, page: int | None = None) -> Micrograph:
     path = Path(path)
+    if is_zarr(path):  # a folder, read whole here (`grainseg.infer.large` reads it by bands)
+        plane, pixel_size_um_file = open_zarr_image(path)
+        image, notes = plane.read(0, plane.shape[0]), []
+        if pixel_size_um is None:
+            pixel_size_um = checked_file_pixel_size_um(pixel_size_um_file, path)
+            if pixel_size_um is None:
+                notes.append(NO_PIXEL_SIZE_NOTE)
+        return Micrograph(image=image, pixel_size_um=pixel_size_um, path=path, notes=notes)
     if not path.is_file():
         raise input_error(path, "file not found")
     notes: list[str] = []
@@ -273,7 +282,8 @@ def _read_image(path: str | os.PathLike, palette_indices: bool,
 
 def read_micrograph(path: str | os.PathLike, pixel_size_um: float | None = None,
                     page: int | None = None) -> Micrograph:
-    """Read a micrograph (TIFF first page, PNG, JPEG or BMP) with its pixel size.
+    """Read a micrograph (TIFF page, PNG, JPEG, BMP, or the 2-D plane of a zarr /
+    OME-Zarr store, see `grainseg.io.omezarr`) with its pixel size.
 
     Colour images are converted to grey; the pixel size comes from the sources in the module
     notes, and a note says which (or that none was found: sizes are then in px). A
