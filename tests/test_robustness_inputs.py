@@ -98,3 +98,21 @@ def test_rgb_note_only_for_real_colour(tmp_path):
     rgb = tmp_path / "rgb.tif"
     tifffile.imwrite(rgb, np.zeros((40, 50, 3), np.uint8), photometric="rgb")
     assert any("RGB" in n for n in read_micrograph(rgb).notes)
+
+
+def test_segment_all_pages(model_file, tmp_path):
+    path = tmp_path / "pages.tif"
+    for k in range(3):
+        tifffile.imwrite(path, cell_image((48, 56), 4, seed=k), append=k > 0)
+    single = tmp_path / "one.tif"
+    tifffile.imwrite(single, cell_image((48, 56), 4, seed=5))
+    code, summary = _segment(model_file, tmp_path, path, single, extra=["--all-pages"])
+    assert code == 0
+    assert [(r["image"], r.get("page")) for r in summary["images"]] == [
+        (str(path), 1), (str(path), 2), (str(path), 3), (str(single), None)]
+    for k in (1, 2, 3):
+        assert (tmp_path / "out" / f"pages_p{k}_grain_ids.tif").is_file()
+    assert (tmp_path / "out" / "one_grain_ids.tif").is_file()
+    first = tifffile.imread(tmp_path / "out" / "pages_p1_probability.tif")
+    third = tifffile.imread(tmp_path / "out" / "pages_p3_probability.tif")
+    assert not np.array_equal(first, third)  # each page segmented, not the first three times

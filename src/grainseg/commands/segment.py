@@ -49,6 +49,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--page", type=int, default=None, metavar="N",
                         help="page of multi-page TIFFs to segment, from 1 (default: the first, "
                              "stated in the output)")
+    parser.add_argument("--all-pages", action="store_true",
+                        help="segment every page of multi-page TIFFs (outputs STEM_pN_*)")
     parser.add_argument("--skip-existing", action="store_true",
                         help="skip images whose four outputs already exist")
     parser.add_argument("--cluster", default=None, metavar="SPEC",
@@ -74,6 +76,8 @@ def _check_args(args: argparse.Namespace) -> None:
         raise GrainsegError(f"--min-grain-px {args.min_grain_px}: must not be negative")
     if args.page is not None and args.page < 1:
         raise GrainsegError(f"--page {args.page}: pages count from 1")
+    if args.page is not None and args.all_pages:
+        raise GrainsegError("--page and --all-pages: give one of them")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -93,7 +97,8 @@ def run(args: argparse.Namespace) -> int:
     settings = dict(tile_px=args.tile, overlap=args.overlap, batch=args.batch,
                     threshold=args.threshold, min_grain_px=args.min_grain_px, page=args.page)
     result = segment_batch(list(args.images), out_dir, model_path, device=args.device,
-                           settings=settings, skip_existing=args.skip_existing, cluster=cluster)
+                           settings=settings, skip_existing=args.skip_existing, cluster=cluster,
+                           all_pages=args.all_pages)
     records, failed, skipped = result["images"], result["failed"], result["skipped_existing"]
     summary = {"model": str(model_path), "device": args.device, "cluster": cluster,
                "settings": {"median_px": result["median_px"], **settings},

@@ -91,8 +91,22 @@ def plan_outputs(
     return stems, own
 
 
+def tiff_pages(path: str | os.PathLike) -> int:
+    """Number of pages of a TIFF (1 for anything else or an unreadable file, which reading
+    then reports)."""
+    import tifffile
+
+    if Path(path).suffix.lower() not in (".tif", ".tiff"):
+        return 1
+    try:
+        with tifffile.TiffFile(path) as tif:
+            return max(1, len(tif.pages))
+    except Exception:  # noqa: BLE001 - reported when the image is read
+        return 1
+
+
 def segment_file_task(
-    image_path: Path,
+    image_path: Path | tuple[Path, int],
     *,
     out_dir: Path,
     model_path: str,
@@ -105,8 +119,9 @@ def segment_file_task(
 
     Parameters
     ----------
-    image_path : Path
-        Input micrograph.
+    image_path : Path or (Path, int)
+        Input micrograph, or one page of a multi-page TIFF (from 1; outputs named
+        ``STEM_pN_*``).
     out_dir : Path
         Existing output folder.
     model_path : str
@@ -132,8 +147,14 @@ def segment_file_task(
     from grainseg.cluster import cached_predictor, worker_device
     from grainseg.infer.segment import plan_tiling, resolve_device
 
-    outputs = output_paths(image_path, out_dir, stems[str(image_path)])
+    image_path, page = image_path if isinstance(image_path, tuple) else (image_path, None)
+    stem = stems[str(image_path)] + (f"_p{page}" if page is not None else "")
+    outputs = output_paths(image_path, out_dir, stem)
     record: dict = {"image": str(image_path), "outputs": {k: str(p) for k, p in outputs.items()}}
+    if page is not None:
+        record["page"] = page
+    else:
+        page = settings.get("page")
     if skip_existing and all(p.exists() for p in outputs.values()):
         return {**record, "status": "skipped"}
     start = time.perf_counter()
@@ -144,7 +165,7 @@ def segment_file_task(
                            settings.get("overlap"), settings.get("batch"))
         info = segment_file(image_path, outputs, predict, median_px=int(meta.get("median_px", 3)),
                             tile_px=plan.tile_px, overlap=plan.overlap, batch=plan.batch,
-                            threshold=settings["threshold"], page=settings.get("page"),
+                            threshold=settings["threshold"], page=page,
                             min_grain_px=settings["min_grain_px"],
                             model=(str(model_path), device))
     except GrainsegError as exc:
@@ -257,6 +278,7 @@ def segment_batch(
     settings: dict,
     skip_existing: bool = False,
     cluster: str | None = None,
+    all_pages: bool = False,
 ) -> dict:
     """Segment every image to ``out_dir``, one task each (see the module docstring).
 
@@ -274,6 +296,8 @@ def segment_batch(
     skip_existing : bool
     cluster : str or None
         ``--cluster`` value (`grainseg.cluster.check_cluster`); None: in this process.
+    all_pages : bool
+        Segment every page of multi-page TIFFs, one task each (records carry ``page``).
 
     Returns
     -------
@@ -287,24 +311,27 @@ def segment_batch(
 
     cluster = check_cluster(cluster)
     stems, own_outputs = plan_outputs(image_paths, out_dir)
-    image_paths = list(stems)
+    items: list = []  # an image path, or (path, page) for each page with all_pages
+    for path in stems:
+        pages = tiff_pages(path) if all_pages else 1
+        items += [(path, page) for page in range(1, pages + 1)] if pages > 1 else [path]
     started = time.perf_counter()
     _, meta = cached_predictor(str(model_path), "cpu")
     median_px = check_median_px(meta.get("median_px", 3), f"{model_path}: median_px")
     records: dict[Path, dict] = {}
-    for path, record in run_tasks(segment_file_task, image_paths, cluster=cluster,
+    for item, record in run_tasks(segment_file_task, items, cluster=cluster,
                                   desc="segment", unit="image", out_dir=out_dir,
                                   model_path=str(model_path), device=device,
                                   settings=settings, skip_existing=skip_existing,
                                   stems={str(p): s for p, s in stems.items()}):
-        records[path] = record
+        records[item] = record
         if record["status"] == "failed":
             from tqdm import tqdm
 
             tqdm.write(f"grainseg segment: skipped {record['error']}")
     if cluster is not None:
         remove_stale_temporaries(out_dir, list(stems.values()))
-    ordered = [records[p] for p in image_paths]
+    ordered = [records[item] for item in items]
     return {
         "images": [r for r in ordered if r["status"] == "done"],
         "failed": [r["error"] for r in ordered if r["status"] == "failed"],
