@@ -50,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from grainseg.grains.batch import measure_file_task
     from grainseg.grains.outputs import table_csv
     from grainseg.io.atomic import ensure_output_dir, write_json_atomic, write_text_atomic
+    from grainseg.io.names import output_stems
     from grainseg.io.owner import claim_folder
     from grainseg.pixel_size import check_pixel_size_um
 
@@ -62,12 +63,11 @@ def run(args: argparse.Namespace) -> int:
     if args.reference is not None:  # a bad reference fails once, here
         load_grain_map(args.reference, args.pixel_size_um)
 
-    stems = [p.stem for p in args.inputs]
+    stems = output_stems(args.inputs)
     several = len(args.inputs) > 1
-    # One sub-folder per input, named by its stem (plus its position when stems repeat).
-    items = [(path, out if not several else (
-        out / stem if stems.count(stem) == 1 else out / f"{stem}_{index}"))
-        for index, (path, stem) in enumerate(zip(args.inputs, stems, strict=True))]
+    # One sub-folder per input, named by its stem (with its folder when stems repeat).
+    items = [(path, out / stem if several else out)
+             for path, stem in zip(args.inputs, stems, strict=True)]
     results = dict(run_tasks(
         measure_file_task, items, cluster=check_cluster(args.cluster), desc="grains",
         unit="map", progress=several, pixel_size_um=args.pixel_size_um, options=options,

@@ -14,7 +14,8 @@ import os
 import time
 from pathlib import Path
 
-from grainseg.errors import GrainsegError
+from grainseg.errors import GrainsegError, input_error
+from grainseg.io.names import output_stems
 
 #: Output suffixes per image, after the input's stem.
 OUTPUTS = {
@@ -25,17 +26,69 @@ OUTPUTS = {
 }
 
 
-def output_paths(image_path: str | os.PathLike, out_dir: str | os.PathLike) -> dict[str, Path]:
-    """The four output files of one input image (keys of `OUTPUTS`); a zarr input gets OME-Zarr
-    rasters (``.zarr`` in place of ``.tif``)."""
+def input_stem(image_path: str | os.PathLike) -> str:
+    """The name of an input without its extension (``.ome.zarr`` included)."""
     from grainseg.io.omezarr import is_zarr, zarr_stem
 
+    return zarr_stem(image_path) if is_zarr(image_path) else Path(image_path).stem
+
+
+def output_paths(
+    image_path: str | os.PathLike, out_dir: str | os.PathLike, stem: str | None = None
+) -> dict[str, Path]:
+    """The four output files of one input image (keys of `OUTPUTS`), named after ``stem``
+    (default: the input's own, see `input_stem`; `plan_outputs` makes them distinct); a zarr
+    input gets OME-Zarr rasters (``.zarr`` in place of ``.tif``)."""
+    from grainseg.io.omezarr import is_zarr
+
+    stem = input_stem(image_path) if stem is None else stem
     if is_zarr(image_path):
-        stem = zarr_stem(image_path)
         return {key: Path(out_dir) / f"{stem}{suffix.replace('.tif', '.zarr')}"
                 for key, suffix in OUTPUTS.items()}
-    stem = Path(image_path).stem
     return {key: Path(out_dir) / f"{stem}{suffix}" for key, suffix in OUTPUTS.items()}
+
+
+def is_segment_output(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is an output `segment_file` wrote (its name ends like one and, for a
+    TIFF, grainseg's metadata is inside)."""
+    path = Path(path)
+    if not any(path.name.endswith(suffix) for suffix in OUTPUTS.values()):
+        return False
+    if path.suffix.lower() == ".png":
+        return True
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            return tif.pages[0].description.startswith('{"grainseg"')
+    except Exception:  # noqa: BLE001 - unreadable: not ours; reading it will report why
+        return False
+
+
+def plan_outputs(
+    image_paths: list[Path], out_dir: Path
+) -> tuple[dict[Path, str], list[Path]]:
+    """Output stems of the images to segment, and the inputs left out as grainseg outputs.
+
+    Raises
+    ------
+    GrainsegError
+        Before anything is written, when two inputs would get the same output name, or an
+        output would replace one of the inputs.
+    """
+    own = [p for p in image_paths if is_segment_output(p)]
+    todo = [p for p in image_paths if p not in own]
+    stems = dict(zip(todo, output_stems(todo, input_stem), strict=True))
+    inputs = {Path(p).resolve(): p for p in todo}  # own outputs are redone, not lost
+    for path, stem in stems.items():
+        for output in output_paths(path, out_dir, stem).values():
+            replaced = inputs.get(output.resolve())
+            if replaced is not None:
+                raise input_error(
+                    replaced, f"would be replaced by an output of {path}; rename it or choose "
+                    "another --out"
+                )
+    return stems, own
 
 
 def segment_file_task(
@@ -45,6 +98,7 @@ def segment_file_task(
     model_path: str,
     device: str,
     settings: dict,
+    stems: dict[str, str],
     skip_existing: bool = False,
 ) -> dict:
     """Segment one image file to its outputs; runs on a Dask worker or in this process.
@@ -63,6 +117,8 @@ def segment_file_task(
     settings : dict
         ``tile_px``, ``overlap``, ``batch`` (None: chosen for the device, see
         `grainseg.infer.segment.plan_tiling`), ``threshold``, ``min_grain_px``.
+    stems : dict
+        Output stem of every image path (as str), from `plan_outputs`.
     skip_existing : bool
         Leave an image whose four outputs exist.
 
@@ -76,8 +132,8 @@ def segment_file_task(
     from grainseg.cluster import cached_predictor, worker_device
     from grainseg.infer.segment import plan_tiling, resolve_device
 
-    outputs = output_paths(image_path, out_dir)
-    record: dict = {"image": str(image_path)}
+    outputs = output_paths(image_path, out_dir, stems[str(image_path)])
+    record: dict = {"image": str(image_path), "outputs": {k: str(p) for k, p in outputs.items()}}
     if skip_existing and all(p.exists() for p in outputs.values()):
         return {**record, "status": "skipped"}
     start = time.perf_counter()
@@ -88,12 +144,14 @@ def segment_file_task(
                            settings.get("overlap"), settings.get("batch"))
         info = segment_file(image_path, outputs, predict, median_px=int(meta.get("median_px", 3)),
                             tile_px=plan.tile_px, overlap=plan.overlap, batch=plan.batch,
-                            threshold=settings["threshold"],
+                            threshold=settings["threshold"], page=settings.get("page"),
                             min_grain_px=settings["min_grain_px"],
                             model=(str(model_path), device))
     except GrainsegError as exc:
         return {**record, "status": "failed", "error": str(exc)}
     tiling = {"tile_px": plan.tile_px, "overlap": plan.overlap, "batch": plan.batch}
+    info.setdefault("warnings", [])  # the bounded-memory path does not look for them
+    info.setdefault("flagged", bool(info["warnings"]))
     return {**record, "status": "done", **info, "tiling": tiling, "device": device_name,
             "seconds": round(time.perf_counter() - start, 3)}
 
@@ -102,6 +160,7 @@ def segment_file(
     image_path: str | os.PathLike,
     outputs: dict[str, Path],
     predict,
+    page: int | None = None,
     model: tuple[str, str] | None = None,
     **settings,
 ) -> dict:
@@ -117,6 +176,8 @@ def segment_file(
         Final paths under the keys of `OUTPUTS`.
     predict : callable
         Tile predictor (see `grainseg.infer.segment.model_predictor`).
+    page : int or None
+        Page of a multi-page TIFF, from 1 (None: the first, with a note).
     model : (model path, device) or None
         Lets a mosaic's bands run as tasks of their own on a Dask cluster (see
         `grainseg.infer.large.segment_large`).
@@ -127,12 +188,14 @@ def segment_file(
     Returns
     -------
     dict
-        ``shape_px``, ``data_bar_row``, ``n_grains``, ``pixel_size_um``, ``notes``.
+        ``shape_px``, ``data_bar_row``, ``n_grains``, ``pixel_size_um``, ``notes``,
+        ``warnings`` and ``flagged`` (see `grainseg.infer.segment.content_warnings`).
 
     Raises
     ------
     GrainsegError
-        If the file cannot be read as a micrograph or an output cannot be written.
+        If the file cannot be read as a micrograph (a complex or boolean image included) or an
+        output cannot be written.
     """
     from matplotlib.image import imsave
 
@@ -149,7 +212,9 @@ def segment_file(
     if is_zarr(image_path) or (not raster and image_size_px(image_path) > LARGE_IMAGE_PX):
         return segment_large(image_path, predict, outputs, progress=True, model=model,
                              **settings)
-    micrograph = read_micrograph(image_path)
+    micrograph = read_micrograph(image_path, page=page)
+    if micrograph.image.dtype == bool:
+        raise input_error(image_path, "boolean image (a mask?): not a micrograph")
     result = segment_image(micrograph.image, predict, **settings)
     pixel_size_um = micrograph.pixel_size_um
     write_tiff(outputs["probability"], result.probability, pixel_size_um)
@@ -160,20 +225,19 @@ def segment_file(
         imsave(tmp, overlay_rgb(grey, result.boundaries), format="png")
     return {"shape_px": result.grain_ids.shape, "data_bar_row": result.data_bar_row,
             "n_grains": int(result.grain_ids.max()), "pixel_size_um": pixel_size_um,
-            "notes": micrograph.notes + result.notes}
+            "notes": micrograph.notes + result.notes, "warnings": result.warnings,
+            "flagged": bool(result.warnings)}
 
 
-def remove_stale_temporaries(out_dir: Path, image_paths: list[Path]) -> int:
+def remove_stale_temporaries(out_dir: Path, stems: list[str]) -> int:
     """Delete the temporary files and folders (``.STEM_*.part``) that killed tasks of these
-    images left.
+    output stems left.
 
     Called after every task of the batch has finished, when no live writer of these stems
     remains. Returns the number removed.
     """
     import shutil
 
-    stems = {output_paths(p, out_dir)["overlay"].name[: -len(OUTPUTS["overlay"])]
-             for p in image_paths}
     stale = [p for p in Path(out_dir).glob(".*.part")
              if any(p.name.startswith(f".{stem}_") for stem in stems)]
     for path in stale:
@@ -215,12 +279,15 @@ def segment_batch(
     -------
     dict
         ``images`` (records of the finished images, in input order), ``failed`` (messages),
-        ``skipped_existing`` (count), ``median_px``, ``seconds``.
+        ``skipped_existing`` (count), ``skipped_outputs`` (inputs that are grainseg segment
+        outputs, left out), ``median_px``, ``seconds``. Every record names its ``outputs``.
     """
     from grainseg.cluster import cached_predictor, check_cluster, run_tasks
     from grainseg.preprocess import check_median_px
 
     cluster = check_cluster(cluster)
+    stems, own_outputs = plan_outputs(image_paths, out_dir)
+    image_paths = list(stems)
     started = time.perf_counter()
     _, meta = cached_predictor(str(model_path), "cpu")
     median_px = check_median_px(meta.get("median_px", 3), f"{model_path}: median_px")
@@ -228,19 +295,21 @@ def segment_batch(
     for path, record in run_tasks(segment_file_task, image_paths, cluster=cluster,
                                   desc="segment", unit="image", out_dir=out_dir,
                                   model_path=str(model_path), device=device,
-                                  settings=settings, skip_existing=skip_existing):
+                                  settings=settings, skip_existing=skip_existing,
+                                  stems={str(p): s for p, s in stems.items()}):
         records[path] = record
         if record["status"] == "failed":
             from tqdm import tqdm
 
             tqdm.write(f"grainseg segment: skipped {record['error']}")
     if cluster is not None:
-        remove_stale_temporaries(out_dir, image_paths)
+        remove_stale_temporaries(out_dir, list(stems.values()))
     ordered = [records[p] for p in image_paths]
     return {
         "images": [r for r in ordered if r["status"] == "done"],
         "failed": [r["error"] for r in ordered if r["status"] == "failed"],
         "skipped_existing": sum(r["status"] == "skipped" for r in ordered),
+        "skipped_outputs": [str(p) for p in own_outputs],
         "median_px": median_px,
         "seconds": round(time.perf_counter() - started, 3),
     }

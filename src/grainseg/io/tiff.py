@@ -180,14 +180,34 @@ def _check_declared_size(path: Path, page: tifffile.TiffPage) -> None:
         )
 
 
-def _read_tiff(path: Path, notes: list[str]) -> tuple[np.ndarray, float | None]:
-    """First page of a TIFF (palette images as their indices) and its tagged pixel size."""
+def _read_tiff(path: Path, notes: list[str], page: int | None) -> tuple[np.ndarray, float | None]:
+    """One page of a TIFF (palette images as their indices) and its tagged pixel size.
+
+    ``page`` counts from 1; None reads the first and, when there are more, says so in
+    ``notes``. A page that is not a colour image but holds several planes (a stack stored in
+    one page) is read as its first plane, also with a note.
+    """
     try:
         with _tifffile_messages_as_notes(notes), tifffile.TiffFile(path) as tif:
             if not tif.pages:
                 raise input_error(path, "TIFF holds no image")
-            _check_declared_size(path, tif.pages[0])
-            return tif.pages[0].asarray(), pixel_size_um_from_tags(tif)
+            count = len(tif.pages)
+            if page is not None and not 1 <= page <= count:
+                raise input_error(path, f"--page {page}: the file has {count} page{'' if count == 1 else 's'}")
+            chosen = tif.pages[(page or 1) - 1]
+            if count > 1:
+                default = " (the default; --page N reads another)" if page is None else ""
+                notes.append(f"page {page or 1} of {count} read{default}")
+            _check_declared_size(path, chosen)
+            image = chosen.asarray()
+            if np.iscomplexobj(image):
+                raise input_error(path, f"complex-valued image ({image.dtype}): not a micrograph")
+            image = np.squeeze(image)
+            colour = chosen.photometric == tifffile.PHOTOMETRIC.RGB
+            if image.ndim == 3 and not colour:
+                notes.append(f"plane 1 of {image.shape[0]} of a stack read (not a colour image)")
+                image = image[0]
+            return image, pixel_size_um_from_tags(tif)
     except GrainsegError:
         raise
     except tifffile.TiffFileError as exc:
@@ -223,7 +243,7 @@ def _read_raster(path: Path, notes: list[str], palette_indices: bool) -> np.ndar
 
 
 def _read_image(path: str | os.PathLike, palette_indices: bool,
-                pixel_size_um: float | None = None) -> Micrograph:
+                pixel_size_um: float | None = None, page: int | None = None) -> Micrograph:
     path = Path(path)
     if is_zarr(path):  # a folder, read whole here (`grainseg.infer.large` reads it by bands)
         plane, pixel_size_um_file = open_zarr_image(path)
@@ -240,7 +260,7 @@ def _read_image(path: str | os.PathLike, palette_indices: bool,
     if path.suffix.lower() in RASTER_SUFFIXES:
         image, pixel_size_um = _read_raster(path, notes, palette_indices), None
     else:
-        image, pixel_size_um = _read_tiff(path, notes)
+        image, pixel_size_um = _read_tiff(path, notes, page)
     try:
         image = to_grey(np.squeeze(image), notes)
     except ValueError as exc:
@@ -260,13 +280,15 @@ def _read_image(path: str | os.PathLike, palette_indices: bool,
     return Micrograph(image=image, pixel_size_um=pixel_size_um, path=path, notes=notes)
 
 
-def read_micrograph(path: str | os.PathLike, pixel_size_um: float | None = None) -> Micrograph:
-    """Read a micrograph (TIFF first page, PNG, JPEG, BMP, or the 2-D plane of a zarr /
+def read_micrograph(path: str | os.PathLike, pixel_size_um: float | None = None,
+                    page: int | None = None) -> Micrograph:
+    """Read a micrograph (TIFF page, PNG, JPEG, BMP, or the 2-D plane of a zarr /
     OME-Zarr store, see `grainseg.io.omezarr`) with its pixel size.
 
     Colour images are converted to grey; the pixel size comes from the sources in the module
     notes, and a note says which (or that none was found: sizes are then in px). A
     ``pixel_size_um`` given by the user (µm, checked by the caller) replaces those sources.
+    ``page`` (from 1) picks a page of a multi-page TIFF; by default the first, with a note.
 
     Raises
     ------
@@ -274,7 +296,7 @@ def read_micrograph(path: str | os.PathLike, pixel_size_um: float | None = None)
         If the file is missing, unreadable, truncated, empty or not a 2-D image, or its
         metadata gives an implausible pixel size (`checked_file_pixel_size_um`).
     """
-    return _read_image(path, palette_indices=False, pixel_size_um=pixel_size_um)
+    return _read_image(path, palette_indices=False, pixel_size_um=pixel_size_um, page=page)
 
 
 def read_mask(path: str | os.PathLike) -> np.ndarray:
