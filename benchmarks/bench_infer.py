@@ -10,10 +10,15 @@ Parts (``--parts``, default all):
   defaults (512 px tiles, 0.25 overlap), the defaults (`choose_tiling` on the CPU) and one
   untiled pass: boundary F1 (2 px) and grain ARI against the exact truth, and the largest
   probability difference to the untiled pass (a seam shows there). Not timed.
+- ``gpu`` (CUDA only): ``--gpu-images`` 2048 x 1536 images through the full-width U-Net with
+  `model_predictor` (bf16 autocast, channels-last, batch norms folded) and the tiling
+  `plan_tiling` chooses for the GPU; images per second after one warm-up image, and the
+  achieved rate (untiled FLOPs x images/s) against ``--peak-tflops``, the chip's dense bf16
+  peak from its data sheet (989 for an H100 / H200 SXM).
 - ``small``: a real 1024 x 954 SEM image (data bar included) through `segment_image` with the
   width-0.25 U-Net, end to end; the post-processing is also timed on a realistic probability map
   (the untrained network's output is nearly flat, which post-processes unrealistically fast).
-- ``mosaic``: a 20000 x 20000 uint8 TIFF (``--mosaic-px``) through `segment_tiff_large` with a
+- ``mosaic``: a 20000 x 20000 uint8 TIFF (``--mosaic-px``) through `segment_large` with a
   cheap gradient "model", in a child process whose peak resident memory is reported.
 
 Writes benchmarks/results/infer.md. Run: ``.venv/bin/python benchmarks/bench_infer.py``
@@ -38,9 +43,9 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 from skimage.segmentation import find_boundaries
 
-from grainseg.infer.large import TiffBands, segment_tiff_large
+from grainseg.infer.large import TiffBands, segment_large
 from grainseg.infer.postprocess import probability_to_network
-from grainseg.infer.segment import load_predictor, model_predictor, segment_image
+from grainseg.infer.segment import load_predictor, model_predictor, plan_tiling, segment_image
 from grainseg.infer.tiling import axis_tiling, choose_tiling, predict_tiled
 from grainseg.io.tiff import read_micrograph
 from grainseg.metrics.boundary import tolerance_counts, tolerance_scores
@@ -172,6 +177,47 @@ def part_seams(n_specimens: int) -> list[str]:
     return lines
 
 
+def part_gpu(n_images: int, peak_tflops: float) -> list[str]:
+    if not torch.cuda.is_available():
+        print("gpu: no CUDA device, part skipped", flush=True)
+        return ["No CUDA device on this machine: not measured."]
+    device = torch.device("cuda")
+    model = build_model("unet", width=1.0).eval()
+    height, width = 1536, 2048
+    flops = count_flops(model, (1, 1, 256, 256)) * (height * width) / 256**2
+    predict = model_predictor(model, device)
+    plan = plan_tiling(predict, device)
+    image, _ = cells((height, width), 600)
+    network_input = preprocess_sem(image)
+
+    def one_image():
+        predict_tiled(network_input, predict, plan.tile_px, plan.overlap, plan.batch,
+                      SIZE_MULTIPLE)
+        torch.cuda.synchronize(device)
+
+    one_image()  # warm-up (cuDNN algorithm search)
+    start = time.perf_counter()
+    for _ in range(n_images):
+        one_image()
+    seconds = time.perf_counter() - start
+    rate = n_images / seconds
+    achieved = flops * rate / 1e12
+    name = torch.cuda.get_device_name(device)
+    print(f"gpu {name}: {rate:.2f} images/s, {achieved:.0f} TFLOP/s of {peak_tflops:g}",
+          flush=True)
+    return [
+        f"{name}, full-width U-Net, {n_images} images of {width} x {height} after one warm-up, "
+        f"tile {plan.tile_px}, overlap {plan.overlap:g}, batch {plan.batch} (`plan_tiling`), "
+        "bf16 autocast, channels-last, host-to-device copies and blending included:",
+        "",
+        "| images/s | untiled TFLOP per image | achieved TFLOP/s | bf16 peak (TFLOP/s) | "
+        "achieved / peak |",
+        "| --- | --- | --- | --- | --- |",
+        f"| {rate:.2f} | {flops / 1e12:.2f} | {achieved:.0f} | {peak_tflops:g} | "
+        f"{achieved / peak_tflops:.2f} |",
+    ]
+
+
 def part_small() -> list[str]:
     micrograph = read_micrograph(SEM)
     torch.manual_seed(0)
@@ -221,7 +267,7 @@ def mosaic_worker(size_px: int, folder: Path) -> dict:
     outputs = {key: folder / f"mosaic_{key}.{'png' if key == 'overlay' else 'tif'}"
                for key in ("probability", "boundaries", "grain_ids", "overlay")}
     start = time.perf_counter()
-    info = segment_tiff_large(path, gradient_predictor, outputs, tile_px=1024, overlap=0.0625,
+    info = segment_large(path, gradient_predictor, outputs, tile_px=1024, overlap=0.0625,
                               batch=4, progress=True)
     seconds = time.perf_counter() - start
     return {"size_px": size_px, "seconds": seconds, "n_grains": int(info["n_grains"]),
@@ -239,7 +285,7 @@ def part_mosaic(size_px: int) -> list[str]:
     result = json.loads(child.stdout.strip().splitlines()[-1])
     print(f"mosaic: {result}", flush=True)
     return [
-        f"`segment_tiff_large` on a {size_px} x {size_px} uint8 uncompressed TIFF (a 2048 x 2048 "
+        f"`segment_large` on a {size_px} x {size_px} uint8 uncompressed TIFF (a 2048 x 2048 "
         "synthetic grain image repeated), cheap gradient model, tile 1024, overlap 0.0625, "
         f"post-processing blocks 2048 + 128 halo; load (1 min) {load:.1f}:",
         "",
@@ -255,6 +301,9 @@ def main() -> int:
     parser.add_argument("--parts", default="speed,seams,small,mosaic")
     parser.add_argument("--mosaic-px", type=int, default=20000)
     parser.add_argument("--seam-specimens", type=int, default=3)
+    parser.add_argument("--gpu-images", type=int, default=20)
+    parser.add_argument("--peak-tflops", type=float, default=989.0,
+                        help="dense bf16 peak of the GPU (TFLOP/s; default 989, H100/H200 SXM)")
     parser.add_argument("--mosaic-worker", nargs=2, metavar=("SIZE", "DIR"),
                         help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "infer.md")
@@ -273,6 +322,9 @@ def main() -> int:
     if "seams" in parts:
         sections += ["### Seams and accuracy: the defaults against untiled inference", ""]
         sections += part_seams(args.seam_specimens) + [""]
+    if "gpu" in parts:
+        sections += ["### GPU: images per second and the bf16 peak", ""]
+        sections += part_gpu(args.gpu_images, args.peak_tflops) + [""]
     if "small" in parts:
         sections += ["### Small U-Net on a real 1024 x 954 micrograph", ""]
         sections += part_small() + [""]

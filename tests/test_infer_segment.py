@@ -7,7 +7,7 @@ import torch
 from test_infer_postprocess import assert_closed_thin_network
 
 from grainseg.infer import large
-from grainseg.infer.large import LazyNetworkInput, TiffBands, segment_tiff_large
+from grainseg.infer.large import LazyNetworkInput, TiffBands, segment_large
 from grainseg.infer.segment import fold_batch_norms, model_predictor, segment_image
 from grainseg.io.tiff import read_micrograph, write_tiff
 from grainseg.models import SIZE_MULTIPLE, build_model
@@ -105,7 +105,7 @@ def test_large_path_matches_in_memory(tmp_path, compress):
     outputs = {key: tmp_path / f"mosaic_{key}.{'png' if key == 'overlay' else 'tif'}"
                for key in ("probability", "boundaries", "grain_ids", "overlay")}
     settings = dict(tile_px=128, overlap=0.25, batch=4, threshold=0.5, min_grain_px=20)
-    info = segment_tiff_large(path, edge_predictor, outputs, block_px=150, halo_px=64,
+    info = segment_large(path, edge_predictor, outputs, block_px=150, halo_px=64,
                               **settings)
     expected = segment_image(read_micrograph(path).image, edge_predictor, **settings)
     assert info["data_bar_row"] == expected.data_bar_row == 390
@@ -134,7 +134,7 @@ def test_large_path_leaves_nothing_when_interrupted(tmp_path):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        segment_tiff_large(path, interrupted, outputs, tile_px=64)
+        segment_large(path, interrupted, outputs, tile_px=64)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.tif"]
     assert large.LARGE_IMAGE_PX > 2048 * 1536  # ordinary micrographs stay in memory
 
@@ -152,3 +152,19 @@ def test_folded_batch_norms_give_the_same_output():
     x = torch.rand(2, 1, 64, 96)
     with torch.inference_mode():
         np.testing.assert_allclose(folded(x)[-1].numpy(), model(x)[-1].numpy(), atol=1e-4)
+
+
+def test_flip_averaged_is_the_mean_over_the_four_flips_and_keeps_symmetric_outputs():
+    from grainseg.infer.segment import flip_averaged
+
+    rng = np.random.default_rng(0)
+    tiles = rng.uniform(size=(2, 1, 8, 12)).astype(np.float32)
+    ramp = np.arange(12, dtype=np.float32)[None, None, None, :] / 12
+
+    def lopsided(x):  # depends on position: flips change it
+        return x * ramp
+
+    out = flip_averaged(lopsided)(tiles)
+    expected = tiles * (ramp + ramp[..., ::-1]) / 2
+    assert np.allclose(out, expected, atol=1e-6)
+    assert np.allclose(flip_averaged(lambda x: 2 * x)(tiles), 2 * tiles, atol=1e-6)

@@ -231,10 +231,11 @@ def test_load_lightning_checkpoint_and_run_dir_without_model_pt(tmp_path):
     torch.testing.assert_close(_outputs(model, x)[-1], _outputs(loaded_from_run, x)[-1])
 
 
-def test_load_lightning_checkpoint_with_pickled_hyperparameters(tmp_path):
+def test_checkpoint_with_pickled_hyperparameters_is_refused(tmp_path):
+    """Only plain data is read back: an object in the hyper-parameters is named and refused."""
     path, _ = _lightning_like(tmp_path, "unet", {"data": Path("/some/ds")})
-    _, meta = load_model(path)
-    assert meta["data"] == Path("/some/ds")
+    with pytest.raises(GrainsegError, match=r"best\.ckpt: refused: .*pathlib\.PosixPath"):
+        load_model(path)
 
 
 def test_load_errors_name_the_file(tmp_path):
@@ -242,10 +243,10 @@ def test_load_errors_name_the_file(tmp_path):
     cases = {}
     cases["missing"] = (tmp_path / "nope.pt", "not found")
     (tmp_path / "text.pt").write_text("hello, not a model\n")
-    cases["text"] = (tmp_path / "text.pt", "not a readable PyTorch model file")
+    cases["text"] = (tmp_path / "text.pt", "damaged, or not a model file or checkpoint")
     data = good.read_bytes()
     (tmp_path / "cut.pt").write_bytes(data[: len(data) // 2])
-    cases["truncated"] = (tmp_path / "cut.pt", "not a readable PyTorch model file")
+    cases["truncated"] = (tmp_path / "cut.pt", "damaged, or not a model file or checkpoint")
     torch.save({"weights": torch.zeros(3)}, tmp_path / "other.pt")
     cases["other dict"] = (tmp_path / "other.pt", "not a grainseg model file")
     torch.save(build_model("unet", width=SMALL), tmp_path / "pickled.pt")  # a whole module

@@ -160,7 +160,7 @@ def test_labels_bad_pixel_size(tmp_path, capsys, value):
     out = tmp_path / "o"
     assert main(["labels", "--sem", str(tmp_path / "sem.tif"), "--ebsd",
                  str(tmp_path / "map.ang"), "--out", str(out), "--pixel-size-um", value]) == 2
-    assert "--pixel-size-um must be positive" in _one_line_error(capsys)
+    assert f"--pixel-size-um {value}: not a plausible pixel size" in _one_line_error(capsys)
     assert not out.exists() or list(out.iterdir()) == []
 
 
@@ -240,4 +240,4 @@ def test_resume_from_a_damaged_checkpoint(no_boundary_run, tmp_path, capsys):
     code = main(["train", str(no_boundary_run / "ds"), "--out", str(run), "--resume",
                  "--epochs", "2", "--no-progress"])
     line = _one_line_error(capsys)
-    assert code == 2 and f"{last}: damaged or not a checkpoint" in line
+    assert code == 2 and f"{last}: damaged, or not a model file or checkpoint" in line

@@ -73,7 +73,6 @@ def dask_client(spec: str) -> Iterator[Any]:
         n_workers = int(local.group(1))
         threads = max(1, (os.cpu_count() or 1) // n_workers)
 
-
         class TorchThreads(WorkerPlugin):
             """Give each worker's torch its share of the CPU threads."""
 
@@ -104,6 +103,7 @@ def run_tasks(
     cluster: str | None = None,
     desc: str = "tasks",
     unit: str = "task",
+    progress: bool = True,
     **kwargs: Any,
 ) -> Iterator[tuple[Any, Any]]:
     """``func(item, **kwargs)`` for every item, here or on a cluster, as they finish.
@@ -120,6 +120,8 @@ def run_tasks(
         ``--cluster`` value (see `check_cluster`); None runs in this process, in order.
     desc, unit : str
         Progress bar labels.
+    progress : bool
+        Show the progress bar.
     **kwargs
         Passed to every call (keep them small: they travel with each task).
 
@@ -129,7 +131,7 @@ def run_tasks(
         In the order the tasks finish (the input order without a cluster).
     """
     items = list(items)
-    bar = tqdm(total=len(items), desc=desc, unit=unit)
+    bar = tqdm(total=len(items), desc=desc, unit=unit, disable=not progress)
     try:
         if cluster is None:
             for item in items:
@@ -138,13 +140,19 @@ def run_tasks(
                 bar.update()
                 yield item, result
             return
-        from distributed import as_completed
+        from distributed import KilledWorker, as_completed
 
         with dask_client(cluster) as client:
             futures = {client.submit(func, item, pure=False, **kwargs): item for item in items}
             for future in as_completed(futures):
                 item = futures[future]
-                result = future.result()
+                try:
+                    result = future.result()
+                except KilledWorker:
+                    raise GrainsegError(
+                        f"{_label(item)}: every Dask worker that ran it died (out of memory?); "
+                        "the finished outputs are kept: rerun with --skip-existing"
+                    ) from None
                 bar.set_postfix_str(_label(item))
                 bar.update()
                 yield item, result
@@ -153,7 +161,8 @@ def run_tasks(
 
 
 def _label(item: Any) -> str:
-    return item.name if isinstance(item, Path) else str(item)[:40]
+    first = item[0] if isinstance(item, tuple) and item else item
+    return first.name if isinstance(first, Path) else str(first)[:40]
 
 
 def worker_device(requested: str = "auto") -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from grainseg.errors import GrainsegError
+
 
 def data_bar_start_row(image: np.ndarray, min_rows: int = 8) -> int:
     """First row of the instrument's data bar at the bottom of an SEM image.
@@ -62,6 +64,26 @@ def normalise_intensity(image: np.ndarray, low_pct: float = 1.0, high_pct: float
     out = (image - lo) / scale
     out[~finite] = 0.0
     return out.astype(np.float32, copy=False)
+
+
+#: Widest median filter, pixels: wider windows erase boundaries a few pixels wide, and the
+#: filter's work grows with the square of the window.
+MEDIAN_PX_MAX = 15
+
+
+def check_median_px(median_px: int, where: str = "--median") -> int:
+    """``median_px`` if it is a usable median filter size (0 or 1 = off, up to `MEDIAN_PX_MAX`).
+
+    Raises
+    ------
+    GrainsegError
+        ``"{where} {median_px}: must be between 0 and 15 px (0 = off)"``.
+    """
+    if isinstance(median_px, bool) or not isinstance(median_px, (int, np.integer)) or not (
+        0 <= median_px <= MEDIAN_PX_MAX
+    ):
+        raise GrainsegError(f"{where} {median_px}: must be between 0 and {MEDIAN_PX_MAX} px (0 = off)")
+    return int(median_px)
 
 
 def preprocess_sem(image: np.ndarray, median_px: int = 3) -> np.ndarray:

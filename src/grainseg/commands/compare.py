@@ -52,9 +52,12 @@ def _list(text: str, convert, what: str) -> list:
     if text.strip().lower() == "none":
         return []
     try:
-        return [convert(item.strip()) for item in text.split(",") if item.strip()]
+        items = [convert(item.strip()) for item in text.split(",") if item.strip()]
     except ValueError:
         raise GrainsegError(f"{what}: cannot read {text!r} as a comma-separated list") from None
+    if not items:
+        raise GrainsegError(f"{what} {text!r}: no item given (write 'none' to leave it out)")
+    return items
 
 
 def run(args: argparse.Namespace) -> int:

@@ -60,9 +60,12 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     from grainseg.io.atomic import ensure_output_dir
-    from grainseg.models import default_model_path
+    from grainseg.models import default_model_path, load_model
 
     plan = _QUICK if args.quick else _FULL
+    shipped = default_model_path()
+    if shipped.is_file():
+        load_model(shipped)  # a damaged or crafted shipped model is refused before any work
     out = ensure_output_dir(args.out)
     start = time.perf_counter()
     names = [f"specimen_{i:03d}" for i in range(plan["n"])]
@@ -80,7 +83,6 @@ def run(args: argparse.Namespace) -> int:
     _step("3. data set of 128 px patches (validation by whole image)",
           ["dataset", *[str(out / "labels" / n) for n in train_names], "--out",
            str(out / "dataset"), "--patch", "128", "--val-frac", "0.34" if args.quick else "0.2"])
-    shipped = default_model_path()
     init = ["--init", str(shipped)] if shipped.is_file() else []
     _step("4. train a small U-Net with class-weighted BCE"
           + (" (fine-tuning the shipped model)" if init else ""),

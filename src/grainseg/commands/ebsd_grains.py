@@ -77,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
     from grainseg.errors import GrainsegError
     from grainseg.io.atomic import ensure_output_dir, write_json_atomic, write_text_atomic
     from grainseg.io.ebsd import read_ebsd
+    from grainseg.io.owner import claim_folder
     from grainseg.io.tiff import write_tiff
 
     high = args.threshold if args.high is None else args.high
@@ -86,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
     if max_island < 0:
         raise GrainsegError(f"--max-island {max_island}: must not be negative")
 
+    claim_folder(args.out, "ebsd-grains")
     ebsd_map = read_ebsd(args.map, scan=args.scan)
     out = ensure_output_dir(args.out)
     misorientation = neighbour_misorientation_deg(ebsd_map)

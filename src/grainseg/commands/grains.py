@@ -39,67 +39,69 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--reference-pixel-size-um", type=float, default=None, metavar="X",
                         help="pixel size in µm of --reference (default: from its metadata; "
                              "a map from another instrument has its own)")
+    parser.add_argument("--cluster", default=None, metavar="SPEC",
+                        help="one Dask task per map: local:N or tcp://HOST:PORT, as in "
+                             "segment (docs/cluster.md); default: in this process")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from tqdm import tqdm
-
+    from grainseg.cluster import check_cluster, run_tasks
     from grainseg.errors import GrainsegError
-    from grainseg.grains.analysis import analyse_grains, compare_to_reference, load_grain_map
-    from grainseg.grains.outputs import table_csv, write_grain_outputs
+    from grainseg.grains.analysis import load_grain_map
+    from grainseg.grains.batch import measure_file_task
+    from grainseg.grains.outputs import table_csv
     from grainseg.io.atomic import ensure_output_dir, write_json_atomic, write_text_atomic
+    from grainseg.io.names import output_stems
+    from grainseg.io.owner import claim_folder
+    from grainseg.pixel_size import check_pixel_size_um
 
     for option in ("pixel_size_um", "reference_pixel_size_um"):
         value = getattr(args, option)
-        if value is not None and not value > 0:
-            raise GrainsegError(f"--{option.replace('_', '-')} must be positive, got {value}")
+        if value is not None:
+            check_pixel_size_um(value, f"--{option.replace('_', '-')} {value:g}")
+    claim_folder(args.out, "grains")
     out = ensure_output_dir(args.out)
     options = {"min_diameter_px": args.min_diameter_px, "exclude_border": args.exclude_border}
 
-    reference = reference_map = None
-    if args.reference is not None:
-        reference_map = load_grain_map(args.reference, args.reference_pixel_size_um)
-        reference = analyse_grains(reference_map, **options)
+    if args.reference is not None:  # a bad reference fails once, here
+        load_grain_map(args.reference, args.reference_pixel_size_um)
 
-    stems = [p.stem for p in args.inputs]
+    stems = output_stems(args.inputs)
     several = len(args.inputs) > 1
+    # One sub-folder per input, named by its stem (with its folder when stems repeat).
+    items = [(path, out / stem if several else out)
+             for path, stem in zip(args.inputs, stems, strict=True)]
+    results = dict(run_tasks(
+        measure_file_task, items, cluster=check_cluster(args.cluster), desc="grains",
+        unit="map", progress=several, pixel_size_um=args.pixel_size_um, options=options,
+        reference_path=None if args.reference is None else str(args.reference),
+        reference_pixel_size_um=args.reference_pixel_size_um))
     summaries, tables = [], []
     failed = []
-    for index, (path, stem) in enumerate(tqdm(list(zip(args.inputs, stems, strict=True)),
-                                              desc="grains", unit="map", disable=not several)):
-        try:
-            grain_map = load_grain_map(path, args.pixel_size_um)
-            analysis = analyse_grains(grain_map, **options)
-        except GrainsegError as exc:
+    for path, target in items:
+        result = results[(path, target)]
+        if result["status"] == "failed":
             if not several:
-                raise
-            print(f"skipped: {exc}", file=sys.stderr)
+                raise GrainsegError(result["error"])
+            print(f"skipped: {result['error']}", file=sys.stderr)
             failed.append(str(path))
             continue
-        distances, difference = (None, None)
-        if reference is not None:
-            distances, difference = compare_to_reference(analysis, reference, grain_map,
-                                                         reference_map)
-        # One sub-folder per input, named by its stem (plus its position when stems repeat).
-        target = out if not several else (
-            out / stem if stems.count(stem) == 1 else out / f"{stem}_{index}")
-        write_grain_outputs(target, analysis, reference, distances, difference)
-        summary = analysis.summary
-        unit = "um" if grain_map.pixel_size_um is not None else "px"
-        print(f"{path}: {grain_map.kind}; {summary['n_grains']} grains "
+        summary = result["summary"]
+        unit = "um" if result["pixel_size_um"] is not None else "px"
+        print(f"{path}: {result['kind']}; {summary['n_grains']} grains "
               f"(of {summary['n_grains_total']}); mean ECD "
               f"{_fmt(summary[f'mean_ecd_{unit}'], '.3g')} {unit}; mean intercept "
               f"{_fmt(summary[f'mean_intercept_{unit}'], '.3g')} {unit}; ASTM G "
               f"{_fmt(summary['astm_g_intercept'], '.2f')} (intercept), "
               f"{_fmt(summary['astm_g_planimetric'], '.2f')} (planimetric)"
-              + ("" if grain_map.pixel_size_um else " (no pixel size)") + f" -> {target}")
+              + ("" if result["pixel_size_um"] else " (no pixel size)") + f" -> {target}")
         summaries.append({"input": str(path), **{k: summary[k] for k in (
             "input_kind", "pixel_size_um", "n_grains", f"mean_ecd_{unit}",
             f"mean_intercept_{unit}", "astm_g_intercept", "astm_g_planimetric")}})
-        tables.append((str(path), analysis.table))
+        tables.append((str(path), result["table"]))
 
     if several and tables:
         parts = [table_csv(t, {"input": name}) for name, t in tables]

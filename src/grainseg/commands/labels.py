@@ -53,14 +53,17 @@ def add_parser(subparsers) -> None:
 
 
 def _check_output_folder(out: Path) -> None:
-    """Fail early, before any work, on an output folder that cannot be created or written."""
+    """Fail early, before any work, on an output folder that cannot be created or written,
+    or that holds another stage's outputs."""
     from grainseg.errors import GrainsegError
+    from grainseg.io.owner import claim_folder
 
     if out.exists():
         if not out.is_dir():
             raise GrainsegError(f"{out}: output path exists and is not a folder")
         if not os.access(out, os.W_OK | os.X_OK):
             raise GrainsegError(f"{out}: output folder is not writable")
+        claim_folder(out, "labels")
         return
     parent = out.absolute().parent
     while not parent.exists():
@@ -90,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
     from grainseg.io.ebsd import read_ebsd
     from grainseg.io.tiff import read_micrograph, write_tiff
     from grainseg.labels import label_source, render_labels
+    from grainseg.pixel_size import check_pixel_size_um
     from grainseg.preprocess import data_bar_start_row, preprocess_sem
     from grainseg.register import (
         check_registration,
@@ -101,10 +105,10 @@ def run(args: argparse.Namespace) -> int:
     _check_output_folder(args.out)
     if args.width_px < 1:
         raise GrainsegError(f"--width-px must be at least 1, got {args.width_px}")
-    if args.pixel_size_um is not None and not args.pixel_size_um > 0:
-        raise GrainsegError(f"--pixel-size-um must be positive, got {args.pixel_size_um}")
-    micrograph = read_micrograph(args.sem)
-    pixel_size_um = args.pixel_size_um or micrograph.pixel_size_um
+    if args.pixel_size_um is not None:
+        check_pixel_size_um(args.pixel_size_um, f"--pixel-size-um {args.pixel_size_um:g}")
+    micrograph = read_micrograph(args.sem, args.pixel_size_um)
+    pixel_size_um = micrograph.pixel_size_um
     if pixel_size_um is None:
         raise GrainsegError(f"{args.sem}: the file does not give its pixel size; use --pixel-size-um")
     points = read_point_pairs(args.points) if args.points is not None else None

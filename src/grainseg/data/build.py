@@ -24,6 +24,7 @@ one side, so validation images are truly unseen. ``"patch"`` is kept to reproduc
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import shutil
@@ -38,9 +39,9 @@ from grainseg import __version__
 from grainseg.data.masks import POLARITIES, boundary_from_mask
 from grainseg.data.pairs import Pair
 from grainseg.errors import GrainsegError, input_error
-from grainseg.io.atomic import ensure_output_dir, write_json_atomic
+from grainseg.io.atomic import ensure_output_dir, write_errors_reported, write_json_atomic
 from grainseg.io.tiff import read_mask, read_micrograph
-from grainseg.preprocess import data_bar_start_row, preprocess_sem
+from grainseg.preprocess import check_median_px, data_bar_start_row, preprocess_sem
 
 DATASET_FORMAT = "grainseg-dataset"
 DATASET_VERSION = 1
@@ -160,6 +161,54 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+# Bytes per patch pixel on disk (images float16, labels and valid uint8) and per patch (index).
+_BYTES_PER_PX = 4
+_BYTES_PER_PATCH = 16
+
+
+def _check_free_space(out: Path, n_patches: int, patch: int) -> None:
+    """GrainsegError unless the disk of ``out`` has room for the data set (plus 1 MiB)."""
+    needed = n_patches * (patch * patch * _BYTES_PER_PX + _BYTES_PER_PATCH) + (1 << 20)
+    free = shutil.disk_usage(out.parent).free
+    if needed > free:
+        raise GrainsegError(
+            f"{out}: the data set needs {needed / 2**20:.0f} MiB and its disk has "
+            f"{free / 2**20:.0f} MiB free; free space or choose another --out"
+        )
+
+
+def _reserve(path: Path) -> None:
+    """Allocate the disk blocks of a memory-mapped file before writing through the map.
+
+    Writing a sparse memory-mapped file on a full disk kills the process with a bus error;
+    reserving first turns that into an ENOSPC error here. Skipped where the platform or the
+    filesystem cannot reserve.
+    """
+    if not hasattr(os, "posix_fallocate"):
+        return
+    with open(path, "r+b") as handle:
+        try:
+            os.posix_fallocate(handle.fileno(), 0, os.fstat(handle.fileno()).st_size)
+        except OSError as exc:
+            if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
+                raise
+
+
+def _remove_dead_partials(out: Path) -> None:
+    """Remove the temporary folders of builds into ``out`` whose process no longer runs
+    (killed, or stopped by a bus error), so they do not fill the disk."""
+    for folder in out.parent.glob(f".{out.name}.partial-*"):
+        pid = folder.name.rsplit("-", 1)[-1]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except OSError:  # the process exists but belongs to someone else
+            continue
+
+
 def _install(tmp: Path, out: Path) -> None:
     """Move the finished folder ``tmp`` to ``out``, replacing an older data set there."""
     if out.exists():
@@ -224,9 +273,15 @@ def build_dataset(
         raise GrainsegError("no pairs given")
     if mask_boundary not in POLARITIES:
         raise GrainsegError(f"mask_boundary must be one of {POLARITIES}, got {mask_boundary!r}")
+    check_median_px(median_px, "--median")
+    if seed < 0:
+        raise GrainsegError(f"--seed {seed}: must not be negative")
     _refuse_repeated_images(pairs)
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise GrainsegError(f"{out}: output path exists and is not a folder")
     ensure_output_dir(out.parent if str(out.parent) else Path("."))
+    _remove_dead_partials(out)
     sources = [_survey(p, patch, mask_boundary)
                for p in tqdm(pairs, desc="checking pairs", unit="image")]
     n_total = sum(int(s.keep.sum()) for s in sources)
@@ -241,86 +296,92 @@ def build_dataset(
             f"{more}; check the ignore masks (255 = ignore)"
         )
     codes, sides = _split(sources, split, val_frac, seed)
+    _check_free_space(out, n_total, patch)
 
     tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
-        shape = (n_total, patch, patch)
-        images = np.lib.format.open_memmap(tmp / "images.npy", "w+", np.float16, shape)
-        labels = np.lib.format.open_memmap(tmp / "labels.npy", "w+", np.uint8, shape)
-        valid = np.lib.format.open_memmap(tmp / "valid.npy", "w+", np.uint8, shape)
-        where = np.zeros((n_total, 3), dtype=np.int32)
-        boundary_px = np.zeros(n_total, dtype=np.int64)
-        records = []
-        start = 0
-        for index, src in enumerate(tqdm(sources, desc="cutting patches", unit="image")):
-            raw, label, valid_px, _ = _read_pair(src.pair, mask_boundary)
-            rows = slice(0, src.bar_row)
-            keep = src.keep.ravel()
-            n = int(keep.sum())
-            stop = start + n
-            images[start:stop] = tile(preprocess_sem(raw[rows], median_px), patch)[keep]
-            labels[start:stop] = tile(label[rows], patch)[keep]
-            boundary_px[start:stop] = labels[start:stop].sum(axis=(1, 2))
-            valid[start:stop] = tile(valid_px[rows], patch)[keep]
-            tile_rows, tile_cols = np.nonzero(src.keep)
-            where[start:stop] = np.stack(
-                [np.full(n, index), tile_rows * patch, tile_cols * patch], axis=1
+    with write_errors_reported(out):
+        tmp.mkdir()
+        try:
+            shape = (n_total, patch, patch)
+            images, labels, valid = (
+                np.lib.format.open_memmap(tmp / f"{name}.npy", "w+", dtype, shape)
+                for name, dtype in (("images", np.float16), ("labels", np.uint8),
+                                    ("valid", np.uint8))
             )
-            records.append(
-                {
-                    "name": src.pair.name,
-                    "sem_path": str(src.pair.sem_path.resolve()),
-                    "label_path": str(src.pair.label_path.resolve()),
-                    "ignore_path": str(src.pair.ignore_path.resolve())
-                    if src.pair.ignore_path
-                    else None,
-                    "height_px": src.shape[0],
-                    "width_px": src.shape[1],
-                    "data_bar_start_row": src.bar_row,
-                    "pixel_size_um": src.pixel_size_um,
-                    "patches": n,
-                    "split": sides[index],
-                }
-            )
-            start = stop
-        for array in (images, labels, valid):
-            array.flush()
-        boundary_per_split = np.bincount(codes, weights=boundary_px, minlength=len(SPLIT_CODES))
-        del images, labels, valid
-        np.save(tmp / "patches.npy", where)
-        np.save(tmp / "split.npy", codes)
-        counts = {name: int((codes == code).sum()) for name, code in SPLIT_CODES.items()}
-        info = {
-            "format": DATASET_FORMAT,
-            "version": DATASET_VERSION,
-            "grainseg_version": __version__,
-            "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "patch_px": patch,
-            "median_px": median_px,
-            "mask_boundary": mask_boundary,
-            "preprocess": "data bar cropped (data_bar_start_row), preprocess_sem(median_px)",
-            "split": split,
-            "val_frac": val_frac,
-            "seed": seed,
-            "n_patches": n_total,
-            "counts": counts,
-            "boundary_fraction": {
-                name: float(boundary_per_split[code]) / (counts[name] * patch * patch)
-                if counts[name]
-                else None
-                for name, code in SPLIT_CODES.items()
-            },
-            "sources": records,
-            "arrays": {
-                name: _sha256(tmp / f"{name}.npy")
-                for name in ("images", "labels", "valid", "patches", "split")
-            },
-        }
-        write_json_atomic(tmp / "dataset.json", info)
-        _install(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+            for name in ("images", "labels", "valid"):
+                _reserve(tmp / f"{name}.npy")
+            where = np.zeros((n_total, 3), dtype=np.int32)
+            boundary_px = np.zeros(n_total, dtype=np.int64)
+            records = []
+            start = 0
+            for index, src in enumerate(tqdm(sources, desc="cutting patches", unit="image")):
+                raw, label, valid_px, _ = _read_pair(src.pair, mask_boundary)
+                rows = slice(0, src.bar_row)
+                keep = src.keep.ravel()
+                n = int(keep.sum())
+                stop = start + n
+                images[start:stop] = tile(preprocess_sem(raw[rows], median_px), patch)[keep]
+                labels[start:stop] = tile(label[rows], patch)[keep]
+                boundary_px[start:stop] = labels[start:stop].sum(axis=(1, 2))
+                valid[start:stop] = tile(valid_px[rows], patch)[keep]
+                tile_rows, tile_cols = np.nonzero(src.keep)
+                where[start:stop] = np.stack(
+                    [np.full(n, index), tile_rows * patch, tile_cols * patch], axis=1
+                )
+                records.append(
+                    {
+                        "name": src.pair.name,
+                        "sem_path": str(src.pair.sem_path.resolve()),
+                        "label_path": str(src.pair.label_path.resolve()),
+                        "ignore_path": str(src.pair.ignore_path.resolve())
+                        if src.pair.ignore_path
+                        else None,
+                        "height_px": src.shape[0],
+                        "width_px": src.shape[1],
+                        "data_bar_start_row": src.bar_row,
+                        "pixel_size_um": src.pixel_size_um,
+                        "patches": n,
+                        "split": sides[index],
+                    }
+                )
+                start = stop
+            for array in (images, labels, valid):
+                array.flush()
+            boundary_per_split = np.bincount(codes, weights=boundary_px, minlength=len(SPLIT_CODES))
+            del images, labels, valid
+            np.save(tmp / "patches.npy", where)
+            np.save(tmp / "split.npy", codes)
+            counts = {name: int((codes == code).sum()) for name, code in SPLIT_CODES.items()}
+            info = {
+                "format": DATASET_FORMAT,
+                "version": DATASET_VERSION,
+                "grainseg_version": __version__,
+                "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "patch_px": patch,
+                "median_px": median_px,
+                "mask_boundary": mask_boundary,
+                "preprocess": "data bar cropped (data_bar_start_row), preprocess_sem(median_px)",
+                "split": split,
+                "val_frac": val_frac,
+                "seed": seed,
+                "n_patches": n_total,
+                "counts": counts,
+                "boundary_fraction": {
+                    name: float(boundary_per_split[code]) / (counts[name] * patch * patch)
+                    if counts[name]
+                    else None
+                    for name, code in SPLIT_CODES.items()
+                },
+                "sources": records,
+                "arrays": {
+                    name: _sha256(tmp / f"{name}.npy")
+                    for name in ("images", "labels", "valid", "patches", "split")
+                },
+            }
+            write_json_atomic(tmp / "dataset.json", info)
+            _install(tmp, out)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
     return info

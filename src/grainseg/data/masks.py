@@ -79,6 +79,10 @@ def boundary_from_mask(
     if boundary not in POLARITIES:
         raise GrainsegError(f"boundary polarity must be one of {POLARITIES}, got {boundary!r}")
     lossy = path is not None and Path(path).suffix.lower() in _LOSSY_SUFFIXES
+    if mask.size and mask.min() == mask.max():
+        # One level: no polarity to tell; grainseg's own convention (non-zero = boundary)
+        # holds, or the reverse when black boundaries were asked for.
+        return mask == 0 if boundary == "black" else mask > 0
     bright = _bright(mask)
     if bright is None:
         check_grain_ids_image(mask, where, lossy)

@@ -25,6 +25,7 @@ from grainseg.grains.measure import (
 )
 from grainseg.grains.width import boundary_widths_px, width_difference_px, width_summary
 from grainseg.io.tiff import NO_PIXEL_SIZE_NOTE, read_micrograph
+from grainseg.pixel_size import check_pixel_size_um
 
 # A boundary mask covering more than this fraction of the image is most likely inverted.
 _MAX_BOUNDARY_FRACTION = 0.5
@@ -76,8 +77,8 @@ def grain_map_from_array(array: np.ndarray, pixel_size_um: float | None = None,
         For a float image, an image with no grain, or a mask that looks inverted.
     """
     where = path if path is not None else "array"
-    if pixel_size_um is not None and not (np.isfinite(pixel_size_um) and pixel_size_um > 0):
-        raise input_error(where, f"pixel size must be a positive number of µm, got {pixel_size_um}")
+    if pixel_size_um is not None:
+        check_pixel_size_um(pixel_size_um, f"{where}: pixel size {pixel_size_um:g} µm")
     if _is_binary(array):
         boundary = array > 0
         fraction = float(boundary.mean())
@@ -106,8 +107,8 @@ def grain_map_from_array(array: np.ndarray, pixel_size_um: float | None = None,
 
 def load_grain_map(path: str | os.PathLike, pixel_size_um: float | None = None) -> GrainMap:
     """Read a boundary mask or grain-ID TIFF; pixel size from the file unless given."""
-    micrograph = read_micrograph(path)
-    size = pixel_size_um if pixel_size_um is not None else micrograph.pixel_size_um
+    micrograph = read_micrograph(path, pixel_size_um)
+    size = micrograph.pixel_size_um
     grain_map = grain_map_from_array(micrograph.image, size, path)
     file_notes = [n for n in micrograph.notes if pixel_size_um is None or n != NO_PIXEL_SIZE_NOTE]
     grain_map.notes = [*file_notes, f"read as a {grain_map.kind}"]

@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from grainseg.errors import GrainsegError
+from grainseg.pixel_size import check_pixel_size_um
 
 DEFAULT_ANGLES_DEG = (0.0, 45.0, 90.0, 135.0)
 # Test-line samples handled at once (bounds memory on mosaics: ~100 MB of temporaries).
@@ -222,7 +223,7 @@ def heyn_intercept(grain_ids: np.ndarray, pixel_size_um: float | None = None,
         "by_angle": by_angle,
     }
     if pixel_size_um is not None:
-        _check_pixel_size(pixel_size_um)
+        check_pixel_size_um(pixel_size_um, f"pixel size {pixel_size_um:g} µm")
         mean_um = result["mean_intercept_px"] * pixel_size_um if total_p else None
         result["mean_intercept_um"] = mean_um
         result["astm_g_intercept"] = astm_g_from_intercept(mean_um) if total_p else None
@@ -303,14 +304,10 @@ def jeffries_planimetric(grain_ids: np.ndarray, pixel_size_um: float | None = No
         "mean_grain_area_px": area_px / equivalent,
     }
     if pixel_size_um is not None:
-        _check_pixel_size(pixel_size_um)
+        check_pixel_size_um(pixel_size_um, f"pixel size {pixel_size_um:g} µm")
         area_mm2 = area_px * (pixel_size_um * 1e-3) ** 2
         result["grains_per_mm2"] = equivalent / area_mm2
         result["mean_grain_area_um2"] = result["mean_grain_area_px"] * pixel_size_um**2
         result["astm_g_planimetric"] = astm_g_from_grains_per_area(equivalent / area_mm2)
     return result
 
-
-def _check_pixel_size(pixel_size_um: float) -> None:
-    if not (np.isfinite(pixel_size_um) and pixel_size_um > 0):
-        raise GrainsegError(f"pixel size must be a positive number of micrometres, got {pixel_size_um}")

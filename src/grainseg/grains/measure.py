@@ -19,6 +19,7 @@ import numpy as np
 from scipy import ndimage
 
 from grainseg.errors import GrainsegError, input_error
+from grainseg.pixel_size import check_pixel_size_um
 
 _UNIT_SQUARE_VAR_PX2 = 1.0 / 12.0
 _FOUR_CONNECTED = ndimage.generate_binary_structure(2, 1)
@@ -135,8 +136,8 @@ def grain_table(
             f"grain IDs must be a 2-D integer array, got {grain_ids.dtype} of shape "
             f"{grain_ids.shape}"
         )
-    if pixel_size_um is not None and not (np.isfinite(pixel_size_um) and pixel_size_um > 0):
-        raise GrainsegError(f"pixel size must be a positive number of micrometres, got {pixel_size_um}")
+    if pixel_size_um is not None:
+        check_pixel_size_um(pixel_size_um, f"pixel size {pixel_size_um:g} µm")
     if grain_ids.size and grain_ids.min() < 0:
         raise GrainsegError("grain IDs must be non-negative (0 = boundary)")
 

@@ -1,7 +1,8 @@
 """Segment micrographs too large for memory (mosaics of 20000 x 20000 pixels and more).
 
 The input is read a band of rows at a time straight from the file when the TIFF stores it
-uncompressed in one piece (what `tifffile.memmap` needs); other files are read whole. The
+uncompressed in one piece (what `tifffile.memmap` needs) or from a chunked zarr / OME-Zarr
+store (`grainseg.io.omezarr`); other files are read whole. The
 preprocessing is `grainseg.preprocess.preprocess_sem` done per band: the median filter gets a
 halo of real neighbours (so it equals the whole-image filter exactly) and the 1st/99th
 percentiles come from a grid of sample windows (the whole image when it is small). The
@@ -27,14 +28,19 @@ from grainseg.errors import GrainsegError, input_error
 from grainseg.infer.postprocess import network_blockwise
 from grainseg.infer.segment import overlay_rgb
 from grainseg.infer.tiling import Predictor, choose_tiling, predict_tiled
-from grainseg.io.atomic import atomic_path
-from grainseg.io.tiff import pixel_size_um_from_tags, read_micrograph
+from grainseg.io.atomic import atomic_dir, atomic_path
+from grainseg.io.omezarr import CHUNK_PX, ZarrPlane, create_ome_zarr, is_zarr, open_zarr_image
+from grainseg.io.tiff import checked_file_pixel_size_um, pixel_size_um_from_tags, read_micrograph
 from grainseg.preprocess import data_bar_start_row
 
 #: Images with more pixels than this go through the bounded-memory path.
 LARGE_IMAGE_PX = 2**25
 #: Rows at the bottom searched for a data bar in a large image.
 DATA_BAR_SEARCH_ROWS = 4096
+#: Rows of probability one Dask task computes when a mosaic is split across workers (a multiple
+#: of the zarr chunk, so that no two tasks write one chunk; large against a tile, so that the
+#: tiles shared by neighbouring bands, computed twice, are a small part).
+BAND_PX = 8 * CHUNK_PX
 #: Longest side of the overlay PNG of a large image (boundaries are max-pooled to it).
 OVERLAY_MAX_PX = 4096
 
@@ -159,13 +165,19 @@ class LazyNetworkInput:
         Windows per axis sampled for the intensity percentiles.
     window_px : int
         Side of each sample window.
+    levels : (fill, low, scale) or None
+        The NaN fill value and normalisation of an earlier instance (`levels`), to skip the
+        sampling.
     """
 
     def __init__(self, source, rows: int, median_px: int = 3, sample_windows: int = 8,
-                 window_px: int = 256):
+                 window_px: int = 256, levels: tuple[float, float, float] | None = None):
         self.source, self.median_px = source, int(median_px)
         self.shape = (rows, source.shape[1])
         self.halo_px = self.median_px // 2 if self.median_px > 1 else 0
+        if levels is not None:
+            self.fill, self.low, self.scale = levels
+            return
         corners = [(y0, x0) for y0 in _window_starts(rows, window_px, sample_windows)
                    for x0 in _window_starts(self.shape[1], window_px, sample_windows)]
         raw = [source.read(y0, min(rows, y0 + window_px), x0, x0 + window_px)
@@ -178,6 +190,11 @@ class LazyNetworkInput:
         ])
         lo, hi = np.percentile(filtered, [1.0, 99.0])
         self.low, self.scale = float(lo), float(hi - lo) if hi > lo else 1.0
+
+    @property
+    def levels(self) -> tuple[float, float, float]:
+        """``(fill, low, scale)``: NaN fill value, 1st percentile and percentile range."""
+        return self.fill, self.low, self.scale
 
     def _filtered(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
         """Median-filtered window, read with a halo so it equals the whole-image filter."""
@@ -204,7 +221,7 @@ def _window_starts(length_px: int, window_px: int, count: int) -> np.ndarray:
     return np.linspace(0, length_px - window_px, count).astype(np.int64)
 
 
-def segment_tiff_large(
+def segment_large(
     path: str | os.PathLike,
     predict: Predictor,
     out_paths: dict[str, Path],
@@ -219,18 +236,24 @@ def segment_tiff_large(
     block_px: int = 2048,
     halo_px: int = 128,
     progress: bool = False,
+    model: tuple[str, str] | None = None,
 ) -> dict:
-    """Segment a TIFF too large for memory straight to output files.
+    """Segment a TIFF or zarr image too large for memory straight to output files.
+
+    Run as a task on a Dask worker, with ``model`` given and zarr outputs, the probability is
+    computed in bands of `BAND_PX` rows by tasks of their own, on all the cluster's workers
+    (`predict_probability_band`); every value is the same as in one pass.
 
     Parameters
     ----------
     path : path
-        Input micrograph (2-D; uncompressed TIFFs are read band by band).
+        Input micrograph (2-D; uncompressed TIFFs and zarr stores are read band by band).
     predict : callable
         Tile predictor (see `grainseg.infer.segment.model_predictor`).
     out_paths : dict
         Final paths under the keys ``probability``, ``boundaries``, ``grain_ids``, ``overlay``;
-        all four appear together (atomically) when the image is done.
+        all four appear together (atomically) when the image is done. Rasters named ``.zarr``
+        are written as OME-Zarr images (`grainseg.io.omezarr.create_ome_zarr`), others as TIFF.
     median_px, tile_px, overlap, batch, multiple, threshold, min_grain_px
         As in `grainseg.infer.segment.segment_image` (None: the CPU choice of
         `grainseg.infer.tiling.choose_tiling`).
@@ -238,6 +261,9 @@ def segment_tiff_large(
         Post-processing blocks (see `network_blockwise`).
     progress : bool
         Show tqdm bars.
+    model : (model path, device) or None
+        What band tasks load their predictor from (`grainseg.cluster.cached_predictor`; the
+        device as given by the user, each worker resolves ``auto`` to its own GPU).
 
     Returns
     -------
@@ -247,14 +273,15 @@ def segment_tiff_large(
     """
     path = Path(path)
     notes: list[str] = []
-    source = TiffBands.open(path)
-    if source is None:
+    if is_zarr(path):
+        source, pixel_size_um = open_zarr_image(path)
+    elif (source := TiffBands.open(path)) is None:
         micrograph = read_micrograph(path)
         notes += micrograph.notes + ["TIFF not memory-mappable (compressed or tiled): read whole"]
         source, pixel_size_um = _InMemory(micrograph.image), micrograph.pixel_size_um
     else:
         with tifffile.TiffFile(path) as tif:
-            pixel_size_um = pixel_size_um_from_tags(tif)
+            pixel_size_um = checked_file_pixel_size_um(pixel_size_um_from_tags(tif), path)
     height, width = source.shape
     strip_y0 = max(0, height - DATA_BAR_SEARCH_ROWS)
     bar_row = strip_y0 + data_bar_start_row(source.read(strip_y0, height))
@@ -264,13 +291,36 @@ def segment_tiff_large(
     shape = network_input.shape
 
     with contextlib.ExitStack() as stack:
-        tmp = {key: stack.enter_context(atomic_path(p)) for key, p in out_paths.items()}
-        probability = TiffBands.create(tmp["probability"], shape, np.float32, pixel_size_um)
+        tmp = {key: stack.enter_context(atomic_dir(p) if is_zarr(p) else atomic_path(p))
+               for key, p in out_paths.items()}
+
+        def create(key: str, dtype: type) -> TiffBands | ZarrPlane:
+            if is_zarr(out_paths[key]):
+                return create_ome_zarr(tmp[key], shape, dtype, pixel_size_um)
+            return TiffBands.create(tmp[key], shape, dtype, pixel_size_um)
+
+        probability = create("probability", np.float32)
         plan = choose_tiling("cpu", tile_px, overlap, batch)
-        predict_tiled(network_input, predict, plan.tile_px, plan.overlap, plan.batch, multiple,
-                      out=lambda y0, rows: probability.write(y0, 0, rows), progress=progress)
-        boundaries = TiffBands.create(tmp["boundaries"], shape, np.uint8, pixel_size_um)
-        grain_ids = TiffBands.create(tmp["grain_ids"], shape, np.uint32, pixel_size_um)
+        bands = [(y0, min(y0 + BAND_PX, shape[0])) for y0 in range(0, shape[0], BAND_PX)]
+        client = _worker_client() if (
+            model is not None and len(bands) > 1 and is_zarr(out_paths["probability"])
+            and not isinstance(source, _InMemory)) else None
+        if client is not None:
+            with client as cluster_client:
+                futures = cluster_client.map(
+                    predict_probability_band, bands, pure=False, source_path=str(path),
+                    rows=shape[0], median_px=median_px, levels=network_input.levels,
+                    probability_path=str(tmp["probability"] / "0"), model=model,
+                    tiling=(plan.tile_px, plan.overlap, plan.batch), multiple=multiple)
+                cluster_client.gather(futures)
+            notes.append(f"probability in {len(bands)} bands of {BAND_PX} rows across the "
+                         "cluster")
+        else:
+            predict_tiled(network_input, predict, plan.tile_px, plan.overlap, plan.batch,
+                          multiple, out=lambda y0, rows: probability.write(y0, 0, rows),
+                          progress=progress)
+        boundaries = create("boundaries", np.uint8)
+        grain_ids = create("grain_ids", np.uint32)
         n_grains = network_blockwise(
             probability.read, shape,
             lambda y0, x0, b: boundaries.write(y0, x0, b.astype(np.uint8) * np.uint8(255)),
@@ -284,7 +334,53 @@ def segment_tiff_large(
             "pixel_size_um": pixel_size_um, "notes": notes}
 
 
-def _write_overlay_decimated(path: Path, network_input: LazyNetworkInput, boundaries: TiffBands):
+def _worker_client():
+    """A client for submitting tasks from inside a Dask task, or None outside a worker."""
+    try:
+        from distributed import get_worker, worker_client
+
+        get_worker()
+    except (ImportError, ValueError):
+        return None
+    return worker_client()
+
+
+def predict_probability_band(
+    band: tuple[int, int],
+    *,
+    source_path: str,
+    rows: int,
+    median_px: int,
+    levels: tuple[float, float, float],
+    probability_path: str,
+    model: tuple[str, str],
+    tiling: tuple[int, float, int],
+    multiple: int,
+) -> int:
+    """Dask task: rows ``band`` of a mosaic's probability, written into its zarr array.
+
+    The tiling is the whole image's (`predict_tiled` with ``rows``), so the bands join exactly.
+    Rerunning it rewrites the same chunks. Returns the number of rows written.
+    """
+    import zarr
+
+    from grainseg.cluster import cached_predictor, worker_device
+    from grainseg.infer.segment import resolve_device
+
+    source = (open_zarr_image(source_path)[0] if is_zarr(source_path)
+              else TiffBands.open(source_path))
+    network_input = LazyNetworkInput(source, rows, median_px, levels=levels)
+    model_path, device = model
+    predict, _ = cached_predictor(model_path, str(resolve_device(worker_device(device))))
+    probability = ZarrPlane(zarr.open_array(probability_path, mode="r+"))
+    tile_px, overlap, batch = tiling
+    predict_tiled(network_input, predict, tile_px, overlap, batch, multiple, rows=band,
+                  out=lambda y0, block: probability.write(y0, 0, block))
+    return band[1] - band[0]
+
+
+def _write_overlay_decimated(path: Path, network_input: LazyNetworkInput,
+                             boundaries: TiffBands | ZarrPlane):
     """Overlay PNG at most `OVERLAY_MAX_PX` wide: image subsampled, boundaries max-pooled."""
     from matplotlib.image import imsave
 

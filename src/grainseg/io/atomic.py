@@ -9,6 +9,7 @@ import contextlib
 import errno
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,7 @@ from pathlib import Path
 from grainseg.errors import GrainsegError
 
 # Write failures that come from the disk or the target, not from grainseg: reported in one line.
-_USER_ERRNOS = {
+USER_ERRNOS = {
     errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.EFBIG, errno.EIO,
     errno.EISDIR, errno.ENOTDIR, errno.ENAMETOOLONG,
 }
@@ -43,6 +44,21 @@ def ensure_output_dir(path: str | os.PathLike) -> Path:
 
 
 @contextlib.contextmanager
+def write_errors_reported(target: str | os.PathLike) -> Iterator[None]:
+    """Turn a disk or permission error inside the block into one line naming ``target``.
+
+    ``GrainsegError("{target}: cannot write (No space left on device)")`` for the errors of
+    ``USER_ERRNOS``; any other OSError is a bug and keeps its traceback.
+    """
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in USER_ERRNOS:
+            raise GrainsegError(f"{os.fspath(target)}: cannot write ({exc.strerror})") from None
+        raise
+
+
+@contextlib.contextmanager
 def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``final``; rename it to ``final`` if the block succeeds.
 
@@ -63,15 +79,37 @@ def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)
     try:
-        yield tmp
-        os.replace(tmp, final)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        if exc.errno in _USER_ERRNOS:
-            raise GrainsegError(f"{final}: cannot write ({exc.strerror})") from None
-        raise
+        with write_errors_reported(final):
+            yield tmp
+            os.replace(tmp, final)
     except BaseException:
         tmp.unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_dir(final: str | os.PathLike) -> Iterator[Path]:
+    """Yield an empty temporary folder beside ``final``; put it in place of ``final`` if the
+    block succeeds (a store of many files, such as zarr). An existing ``final`` is moved aside
+    first and deleted after the new one is in place; on any exception the temporary folder is
+    deleted.
+    """
+    final = Path(final)
+    with write_errors_reported(final):
+        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent))
+    try:
+        with write_errors_reported(final):
+            yield tmp
+            old = None
+            if final.exists():
+                old = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".old.part",
+                                            dir=final.parent))
+                os.replace(final, old / final.name)
+            os.replace(tmp, final)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 

@@ -25,7 +25,9 @@ import tifffile
 
 from grainseg.errors import GrainsegError, input_error
 from grainseg.io.atomic import atomic_path
+from grainseg.io.omezarr import is_zarr, open_zarr_image
 from grainseg.io.sidecar import sidecar_pixel_size_um, tescan_pixel_size_um
+from grainseg.pixel_size import check_pixel_size_um
 
 # No codec used in TIFF expands data by more than this (zlib's limit is about 1032:1, LZW's
 # about 2730:1); a damaged header that declares more would have the reader allocate for nothing.
@@ -108,6 +110,23 @@ def pixel_size_um_from_tags(tif: tifffile.TiffFile) -> float | None:
     return None
 
 
+def checked_file_pixel_size_um(value: float | None, path: str | os.PathLike) -> float | None:
+    """A pixel size read from the metadata or a sidecar of ``path``, if plausible.
+
+    Raises
+    ------
+    GrainsegError
+        Naming the file, when the value is no micrograph's pixel size (damaged metadata; see
+        `grainseg.pixel_size`).
+    """
+    if value is None:
+        return None
+    return check_pixel_size_um(
+        value, f"{os.fspath(path)}: its metadata gives a pixel size of {value:g} µm",
+        "the metadata is damaged (--pixel-size-um overrides it where a command has it)",
+    )
+
+
 def to_grey(image: np.ndarray, notes: list[str]) -> np.ndarray:
     """Reduce an (H, W), (H, W, 3) or (H, W, 4) image to (H, W), noting any conversion."""
     if image.ndim == 2:
@@ -181,14 +200,34 @@ def _drop_singleton_axes(image: np.ndarray) -> np.ndarray:
     return image
 
 
-def _read_tiff(path: Path, notes: list[str]) -> tuple[np.ndarray, float | None]:
-    """First page of a TIFF (palette images as their indices) and its tagged pixel size."""
+def _read_tiff(path: Path, notes: list[str], page: int | None) -> tuple[np.ndarray, float | None]:
+    """One page of a TIFF (palette images as their indices) and its tagged pixel size.
+
+    ``page`` counts from 1; None reads the first and, when there are more, says so in
+    ``notes``. A page that is not a colour image but holds several planes (a stack stored in
+    one page) is read as its first plane, also with a note.
+    """
     try:
         with _tifffile_messages_as_notes(notes), tifffile.TiffFile(path) as tif:
             if not tif.pages:
                 raise input_error(path, "TIFF is damaged or truncated (no image directory)")
-            _check_declared_size(path, tif.pages[0])
-            return tif.pages[0].asarray(), pixel_size_um_from_tags(tif)
+            count = len(tif.pages)
+            if page is not None and not 1 <= page <= count:
+                raise input_error(path, f"--page {page}: the file has {count} page{'' if count == 1 else 's'}")
+            chosen = tif.pages[(page or 1) - 1]
+            if count > 1:
+                default = " (the default; --page N reads another)" if page is None else ""
+                notes.append(f"page {page or 1} of {count} read{default}")
+            _check_declared_size(path, chosen)
+            image = chosen.asarray()
+            if np.iscomplexobj(image):
+                raise input_error(path, f"complex-valued image ({image.dtype}): not a micrograph")
+            image = _drop_singleton_axes(image)
+            colour = chosen.photometric == tifffile.PHOTOMETRIC.RGB
+            if image.ndim == 3 and not colour:
+                notes.append(f"plane 1 of {image.shape[0]} of a stack read (not a colour image)")
+                image = image[0]
+            return image, pixel_size_um_from_tags(tif)
     except GrainsegError:
         raise
     except tifffile.TiffFileError as exc:
@@ -225,15 +264,25 @@ def _read_raster(path: Path, notes: list[str], palette_indices: bool) -> np.ndar
     return image
 
 
-def _read_image(path: str | os.PathLike, palette_indices: bool) -> Micrograph:
+def _read_image(path: str | os.PathLike, palette_indices: bool,
+                pixel_size_um: float | None = None, page: int | None = None) -> Micrograph:
     path = Path(path)
+    if is_zarr(path):  # a folder, read whole here (`grainseg.infer.large` reads it by bands)
+        plane, pixel_size_um_file = open_zarr_image(path)
+        image, notes = plane.read(0, plane.shape[0]), []
+        if pixel_size_um is None:
+            pixel_size_um = checked_file_pixel_size_um(pixel_size_um_file, path)
+            if pixel_size_um is None:
+                notes.append(NO_PIXEL_SIZE_NOTE)
+        return Micrograph(image=image, pixel_size_um=pixel_size_um, path=path, notes=notes)
     if not path.is_file():
         raise input_error(path, "file not found")
     notes: list[str] = []
+    given = pixel_size_um
     if path.suffix.lower() in RASTER_SUFFIXES:
         image, pixel_size_um = _read_raster(path, notes, palette_indices), None
     else:
-        image, pixel_size_um = _read_tiff(path, notes)
+        image, pixel_size_um = _read_tiff(path, notes, page)
     try:
         image = to_grey(_drop_singleton_axes(image), notes)
     except ValueError as exc:
@@ -243,6 +292,8 @@ def _read_image(path: str | os.PathLike, palette_indices: bool) -> Micrograph:
     if min(image.shape) < MIN_SIDE_PX:
         raise input_error(path, f"image is {image.shape[0]} x {image.shape[1]} px: too small, "
                                 f"an image needs at least {MIN_SIDE_PX} px in each direction")
+    if given is not None:
+        return Micrograph(image=image, pixel_size_um=given, path=path, notes=notes)
     if pixel_size_um is None:
         found = sidecar_pixel_size_um(path)
         if found is not None:
@@ -250,21 +301,27 @@ def _read_image(path: str | os.PathLike, palette_indices: bool) -> Micrograph:
             notes.append(f"pixel size {pixel_size_um:g} µm from {found[1].name}")
         else:
             notes.append(NO_PIXEL_SIZE_NOTE)
+    pixel_size_um = checked_file_pixel_size_um(pixel_size_um, path)
     return Micrograph(image=image, pixel_size_um=pixel_size_um, path=path, notes=notes)
 
 
-def read_micrograph(path: str | os.PathLike) -> Micrograph:
-    """Read a micrograph (TIFF first page, PNG, JPEG or BMP) with its pixel size.
+def read_micrograph(path: str | os.PathLike, pixel_size_um: float | None = None,
+                    page: int | None = None) -> Micrograph:
+    """Read a micrograph (TIFF page, PNG, JPEG, BMP, or the 2-D plane of a zarr /
+    OME-Zarr store, see `grainseg.io.omezarr`) with its pixel size.
 
     Colour images are converted to grey; the pixel size comes from the sources in the module
-    notes, and a note says which (or that none was found: sizes are then in px).
+    notes, and a note says which (or that none was found: sizes are then in px). A
+    ``pixel_size_um`` given by the user (µm, checked by the caller) replaces those sources.
+    ``page`` (from 1) picks a page of a multi-page TIFF; by default the first, with a note.
 
     Raises
     ------
     GrainsegError
-        If the file is missing, unreadable, truncated, empty or not a 2-D image.
+        If the file is missing, unreadable, truncated, empty or not a 2-D image, or its
+        metadata gives an implausible pixel size (`checked_file_pixel_size_um`).
     """
-    return _read_image(path, palette_indices=False)
+    return _read_image(path, palette_indices=False, pixel_size_um=pixel_size_um, page=page)
 
 
 def read_mask(path: str | os.PathLike) -> np.ndarray:

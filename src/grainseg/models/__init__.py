@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from grainseg.models.flops import count_flops
-from grainseg.models.io import load_model, save_model
+from grainseg.models.io import load_model, read_torch_file, save_model
 from grainseg.models.registry import (
     ARCHITECTURES,
     PAPER_PARAMETERS_M,
@@ -30,6 +30,7 @@ __all__ = [
     "count_flops",
     "count_parameters",
     "load_model",
+    "read_torch_file",
     "save_model",
 ]
 

@@ -1,8 +1,9 @@
 """Model files: `save_model` writes one, `load_model` reads it back (or a Lightning checkpoint).
 
 A model file is a plain dict ``{"format", "arch", "width", "in_channels", "state_dict", "meta"}``
-of tensors, numbers and strings, so ``torch.load(path, weights_only=True)`` reads it without
-running any pickled code.
+of tensors, numbers and strings. Every file grainseg reads with torch (model files, Lightning
+checkpoints, run folders) goes through `read_torch_file`, which never unpickles anything but
+tensors and plain data: a file from elsewhere cannot run code.
 """
 
 from __future__ import annotations
@@ -101,25 +102,85 @@ def _resolve(path: Path) -> Path:
     return path
 
 
-def _read(path: Path, map_location: Any) -> Any:
-    """``torch.load`` the file, weights only; Lightning checkpoints may need full unpickling."""
+# Classes a model file or checkpoint may hold beyond torch's own weights-only list (tensors,
+# storages, dtypes, OrderedDict, ...), each read as a plain dict. Lightning 2.x writes its
+# hyper-parameters as a dict and every loop, callback and optimiser state as plain data; older
+# Lightning wrote the hyper-parameters as an AttributeDict, a dict subclass with no state of its
+# own. Naming them by string keeps Lightning out of the import of `segment`.
+SAFE_CHECKPOINT_GLOBALS = [
+    (dict, "lightning.fabric.utilities.data.AttributeDict"),
+    (dict, "lightning.pytorch.utilities.parsing.AttributeDict"),
+    (dict, "pytorch_lightning.utilities.parsing.AttributeDict"),
+]
+
+
+def read_torch_file(path: str | os.PathLike, map_location: Any = "cpu") -> Any:
+    """Read a ``torch.save`` file (model file or checkpoint) without running any of its code.
+
+    Every model, checkpoint and run folder grainseg reads goes through here: tensors, numbers,
+    strings, lists and dicts are rebuilt (``torch.load(weights_only=True)`` with
+    `SAFE_CHECKPOINT_GLOBALS`); any other pickled object is refused before it is built.
+
+    Parameters
+    ----------
+    path : path-like
+        The file.
+    map_location : str, torch.device or None
+        Where the tensors go, as in ``torch.load``.
+
+    Returns
+    -------
+    object
+        What the file holds (for grainseg's files, a dict).
+
+    Raises
+    ------
+    GrainsegError
+        Naming the file: missing, damaged, not a ``torch.save`` file, or holding pickled
+        objects other than plain data (the line names them).
+    """
+    path = Path(path)
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # any failure here means an unreadable file
-        first = exc
-    if path.suffix == ".ckpt":
-        # Lightning stores hyper-parameters as pickled objects; a checkpoint is our own
-        # training output, so reading it in full is acceptable.
-        try:
-            return torch.load(path, map_location=map_location, weights_only=False)
-        except Exception:  # still unreadable: report the first error
-            pass
-    if isinstance(first, pickle.UnpicklingError) and "Weights only load failed" in str(first):
+        with torch.serialization.safe_globals(SAFE_CHECKPOINT_GLOBALS):
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise input_error(path, "file not found") from None
+    except IsADirectoryError:
+        raise input_error(path, "is a folder, not a model file") from None
+    except pickle.UnpicklingError as exc:
+        if "Weights only load failed" not in str(exc):
+            raise input_error(path, f"damaged, or not a model file or checkpoint ({_first_line(exc)})") from None
+        needs = _unsafe_globals(path)
         raise input_error(
-            path, "holds pickled Python objects, not a grainseg model file (see save_model)"
+            path,
+            f"refused: it holds pickled Python objects ({needs}) that could run code when "
+            "loaded; grainseg reads only tensors and plain data from model files and "
+            "checkpoints",
         ) from None
-    reason = str(first).strip().splitlines()[0] if str(first).strip() else type(first).__name__
-    raise input_error(path, f"not a readable PyTorch model file ({reason[:120]})") from None
+    except Exception as exc:  # torch raises RuntimeError, EOFError, ValueError... for bad files
+        raise input_error(path, f"damaged, or not a model file or checkpoint ({_first_line(exc)})") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    """First line of an exception's message (its type name when empty), at most 120 chars."""
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:120]
+
+
+def _unsafe_globals(path: Path) -> str:
+    """The pickled classes and functions of ``path`` that `read_torch_file` refuses, by name.
+
+    Read from the pickle's opcodes without executing them.
+    """
+    try:
+        with torch.serialization.safe_globals(SAFE_CHECKPOINT_GLOBALS):
+            names = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    except Exception:  # an old or odd container: the refusal stands without the names
+        names = []
+    if not names:
+        return "not plain data"
+    shown = ", ".join(sorted(names)[:4])
+    return shown + (f" and {len(names) - 4} more" if len(names) > 4 else "")
 
 
 def _spec(path: Path, obj: Any) -> tuple[str, float, int, dict, dict]:
@@ -187,7 +248,7 @@ def load_model(
         architecture than ``expect_arch``, or weights that do not fit the recorded architecture.
     """
     path = _resolve(Path(path))
-    arch, width, in_ch, state, meta = _spec(path, _read(path, map_location))
+    arch, width, in_ch, state, meta = _spec(path, read_torch_file(path, map_location))
     if expect_arch is not None and arch != expect_arch:
         raise input_error(path, f"holds a {arch} model, not {expect_arch}")
     model = build_model(arch, in_channels=in_ch, width=width)

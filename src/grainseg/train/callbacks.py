@@ -32,7 +32,11 @@ class LastCheckpoint(L.Callback):
 
     def _save(self, trainer: L.Trainer) -> None:
         tmp = self.path.with_name(f".{self.path.name}.part")
-        trainer.save_checkpoint(tmp, weights_only=False)  # full state, for --resume
+        try:
+            trainer.save_checkpoint(tmp, weights_only=False)  # full state, for --resume
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # the previous last.ckpt stays complete
+            raise
         if trainer.is_global_zero:
             os.replace(tmp, self.path)
         trainer.strategy.barrier()

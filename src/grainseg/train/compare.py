@@ -122,6 +122,12 @@ def compare(
         raise GrainsegError(f"unknown architecture(s) {unknown}; choose from {list(ARCHITECTURES)}")
     if not archs and not pos_weights:
         raise GrainsegError("nothing to compare: give --archs and/or --pos-weights")
+    for option, weights in (("--pos-weights", pos_weights), ("--table2-weight", [table2_weight])):
+        for weight in weights:
+            if not (math.isfinite(weight) and weight > 0):
+                raise GrainsegError(f"{option} {weight:g}: each weight must be a positive number")
+    for arch, weight in [(a, table2_weight) for a in archs] + [("unet", w) for w in pos_weights]:
+        replace(base, arch=arch, pos_weight=weight).validate()  # before hours of training
     if test is not None:
         test = str(test)
         open_dataset(test).indices("all")  # a bad test set fails before hours of training

@@ -10,6 +10,7 @@ from grainseg.errors import GrainsegError
 PRECISIONS = ("auto", "32-true", "bf16-mixed", "16-mixed")
 TOPO_LOSSES = ("hu", "cldice", "skeleton-recall")
 LR_SCHEDULES = ("constant", "cosine")
+SEED_MAX = 2**32 - 1  # NumPy's and Lightning's seeds are unsigned 32-bit
 
 
 @dataclass
@@ -50,7 +51,8 @@ class TrainConfig:
     max_time_min : float or None
         Stop after this many minutes of training (the best model so far is kept).
     init : str or None
-        Start from these weights (model.pt, run directory or .ckpt) of the same architecture.
+        Start from these weights (model.pt, run directory or .ckpt, or "default" for the shipped
+        model) of the same architecture.
     topo_lambda : float
         Weight of the topological loss added to BCE (the paper: 0.04); 0 = BCE only.
     topo_loss : str
@@ -111,6 +113,10 @@ class TrainConfig:
             (self.precision in PRECISIONS, f"--precision must be one of {PRECISIONS}"),
             (self.workers is None or self.workers >= 0, "--workers must be >= 0"),
             (self.save_every_steps >= 1, "--save-every must be >= 1"),
+            (
+                0 <= self.seed <= SEED_MAX,
+                f"--seed {self.seed}: must be between 0 and {SEED_MAX}",
+            ),
             (
                 self.devices == "auto" or (self.devices.isdigit() and int(self.devices) >= 1),
                 "--devices must be 'auto' or a positive number",

@@ -22,13 +22,21 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.plugins import TorchCheckpointIO
 from torch.utils.data import DataLoader
 
 from grainseg import __version__
 from grainseg.data.dataset import EpochSampler, PatchDataset, ResumableLoader, open_dataset
 from grainseg.errors import GrainsegError, input_error
-from grainseg.io.atomic import ensure_output_dir, write_json_atomic
-from grainseg.models import count_parameters, load_model, save_model
+from grainseg.io.atomic import USER_ERRNOS, ensure_output_dir, write_json_atomic
+from grainseg.io.owner import claim_folder
+from grainseg.models import (
+    count_parameters,
+    default_model_path,
+    load_model,
+    read_torch_file,
+    save_model,
+)
 from grainseg.train.callbacks import (
     CosineDecay,
     CsvLog,
@@ -109,6 +117,23 @@ def versions() -> dict:
     }
 
 
+def _init_model(config: TrainConfig, explicit: set[str] | None) -> torch.nn.Module:
+    """The network ``config.init`` names (``"default"``: the shipped model); fills in
+    ``config.arch`` / ``config.width`` from it unless they were given explicitly."""
+    if config.init == "default":
+        config.init = str(default_model_path())
+    if explicit is None:
+        return load_model(config.init, expect_arch=config.arch)[0]
+    start, _ = load_model(config.init)
+    if "arch" not in explicit:
+        config.arch = start.arch
+    if "width" not in explicit:
+        config.width = float(start.width)
+    if start.arch != config.arch:
+        raise input_error(config.init, f"holds a {start.arch} model, not {config.arch}")
+    return start
+
+
 def _resumed_config(run: Path, given: TrainConfig, explicit: set[str]) -> TrainConfig:
     """The stored config of ``run``, with the explicitly given options that may change."""
     try:
@@ -131,24 +156,57 @@ def _resumed_config(run: Path, given: TrainConfig, explicit: set[str]) -> TrainC
 
 
 def _check_checkpoint(path: Path) -> None:
-    """GrainsegError naming ``path`` unless it is a readable Lightning checkpoint.
+    """GrainsegError naming ``path`` unless it is a Lightning checkpoint of plain data.
 
-    Read once more by ``trainer.fit``; a damaged file would end there in a torch traceback.
+    Read once more by ``trainer.fit`` (through `SafeCheckpointIO`); checked here first so that a
+    damaged or crafted file is refused before anything is written.
     """
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # torch raises RuntimeError, EOFError, UnpicklingError...
-        raise input_error(
-            path, f"damaged or not a checkpoint ({type(exc).__name__}); cannot resume from it"
-        ) from None
+    checkpoint = read_torch_file(path)
     if not isinstance(checkpoint, dict) or not {"state_dict", "epoch"} <= checkpoint.keys():
         raise input_error(path, "not a Lightning checkpoint of a training run; cannot resume")
+
+
+class SafeCheckpointIO(TorchCheckpointIO):
+    """Lightning's checkpoint reader and writer for a run: reads through `read_torch_file` (no
+    code runs), and a write that fails for lack of space (or permission) stops training with one
+    line saying which checkpoint is kept.
+
+    Parameters
+    ----------
+    last : Path
+        The run's ``checkpoints/last.ckpt``, always complete (written by `LastCheckpoint`
+        through a temporary file and a rename).
+    """
+
+    def __init__(self, last: Path) -> None:
+        super().__init__()
+        self.last = last
+
+    def load_checkpoint(self, path, map_location=None, weights_only=None) -> dict:
+        return read_torch_file(path, map_location if map_location is not None else "cpu")
+
+    def save_checkpoint(self, checkpoint, path, storage_options=None) -> None:
+        try:
+            super().save_checkpoint(checkpoint, path, storage_options)
+        except OSError as exc:
+            if exc.errno not in USER_ERRNOS:
+                raise
+            kept = (
+                f"{self.last} holds the last complete checkpoint: free space, then continue "
+                "with --resume"
+                if self.last.is_file()
+                else "no checkpoint was complete yet: free space and start again"
+            )
+            raise GrainsegError(
+                f"{path}: cannot write checkpoint ({exc.strerror}); training stopped; {kept}"
+            ) from None
 
 
 def _trainer_options(config: TrainConfig) -> dict:
     """Lightning Trainer accelerator, devices, strategy and precision of ``config``.
 
-    Raises GrainsegError for a precision this machine cannot train with.
+    Raises GrainsegError for a precision this machine cannot train with, or more devices than
+    it has (CUDA GPUs, or CPU cores for DDP on the CPU).
     """
     cuda = torch.cuda.is_available()
     precision = config.precision
@@ -160,6 +218,12 @@ def _trainer_options(config: TrainConfig) -> dict:
     if precision == "auto":
         precision = "bf16-mixed" if cuda and torch.cuda.is_bf16_supported() else "32-true"
     devices = config.devices if config.devices == "auto" else int(config.devices)
+    if devices != "auto":
+        # Lightning waits forever for processes that cannot start: refuse before any work.
+        available = torch.cuda.device_count() if cuda else os.cpu_count() or 1
+        if devices > available:
+            what = f"{available} CUDA GPU(s)" if cuda else f"{available} CPU cores and no CUDA GPU"
+            raise GrainsegError(f"--devices {devices}: this machine has {what}")
     many = isinstance(devices, int) and devices > 1
     return {
         "accelerator": "auto",
@@ -186,7 +250,7 @@ def export_best(run: Path, config: TrainConfig, info: dict) -> Path:
     if not source.is_file():
         source = ckpt_dir / "last.ckpt"
     model, _ = load_model(source, expect_arch=config.arch)
-    checkpoint = torch.load(source, map_location="cpu", weights_only=False)
+    checkpoint = read_torch_file(source)
     best = checkpoint.get("callbacks", {})
     score = next(
         (v.get("best_model_score") for k, v in best.items() if k.startswith("ModelCheckpoint")),
@@ -230,7 +294,9 @@ def train(
         ``explicit`` override it (epochs, patience, max time, workers...), except the data set,
         architecture, width and seed, which must match.
     explicit : set of str or None
-        Config fields the user set explicitly (only used with ``resume``).
+        Config fields the user set explicitly. With ``resume``: the options that may change.
+        With ``config.init``: architecture and width not in it are taken from the init model
+        (None: they must match the config).
     callbacks : list of lightning Callback
         Extra callbacks (tests use one to kill the process mid-epoch).
     progress : bool
@@ -251,6 +317,10 @@ def train(
         _check_checkpoint(last)
     elif (run / "config.json").exists() or last.exists():
         raise input_error(run, "already holds a training run; use --resume or another --out")
+    else:
+        if run.exists() and not run.is_dir():
+            raise input_error(run, "output path exists and is not a folder")
+        claim_folder(run, "train", foreign_files=False)
     config.validate()
     trainer_options = _trainer_options(config)  # before anything is written
     config.dataset = str(Path(config.dataset).resolve())
@@ -264,7 +334,7 @@ def train(
             raise input_error(config.dataset, f"data set changed since {run} was started")
     start = None
     if config.init and not resume:
-        start, _ = load_model(config.init, expect_arch=config.arch)
+        start = _init_model(config, explicit)
 
     L.seed_everything(config.seed, workers=True, verbose=False)
     module = BoundaryModule(
@@ -336,6 +406,7 @@ def train(
         max_epochs=config.epochs,
         max_time=timedelta(minutes=config.max_time_min) if config.max_time_min else None,
         callbacks=all_callbacks,
+        plugins=[SafeCheckpointIO(last)],
         logger=False,
         enable_checkpointing=True,
         enable_progress_bar=progress,
