@@ -138,7 +138,7 @@ def image_size_px(path: str | os.PathLike) -> int:
     try:
         with tifffile.TiffFile(path) as tif:
             if not tif.pages:
-                raise input_error(path, "TIFF holds no image")
+                raise input_error(path, "TIFF is damaged or truncated (no image directory)")
             shape = tif.pages[0].shape
     except GrainsegError:
         raise
