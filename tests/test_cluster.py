@@ -7,6 +7,7 @@ import signal
 import threading
 import time
 
+import numpy as np
 import pytest
 import torch
 from test_infer_segment import cell_image
@@ -68,7 +69,14 @@ def test_check_cluster_values():
 
 def test_local_cluster_gives_the_single_process_files(tmp_path, model_file):
     paths = make_images(tmp_path / "in", 4)
-    assert segment(paths, model_file, tmp_path / "one") == 0
+    # Each of the 2 workers gets cpu_count // 2 torch threads; float results depend on the
+    # thread count, so the single-process run uses the same.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // 2))
+    try:
+        assert segment(paths, model_file, tmp_path / "one") == 0
+    finally:
+        torch.set_num_threads(threads)
     assert segment(paths, model_file, tmp_path / "two", "--cluster", "local:2") == 0
     assert output_bytes(tmp_path / "two", paths) == output_bytes(tmp_path / "one", paths)
     summary = json.loads((tmp_path / "two" / "segment_summary.json").read_text())
@@ -78,7 +86,12 @@ def test_local_cluster_gives_the_single_process_files(tmp_path, model_file):
 def test_killed_worker_loses_no_image(tmp_path, model_file, scheduler):
     address, client = scheduler
     paths = make_images(tmp_path / "in", 6, shape=(160, 192))
-    assert segment(paths[:1], model_file, tmp_path / "reference") == 0
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the workers of `scheduler` (distributed sets 1 thread)
+    try:
+        assert segment(paths[:1], model_file, tmp_path / "reference") == 0
+    finally:
+        torch.set_num_threads(threads)
     out = tmp_path / "out"
     codes = []
     run = threading.Thread(target=lambda: codes.append(
@@ -118,3 +131,27 @@ def test_grains_on_a_cluster_gives_the_single_process_tables(tmp_path, scheduler
         assert main(["grains", *map(str, paths), "--out", str(out), *extra]) == 0
     for name in ("grains_all.csv", "summary_all.json", "map1_grain_ids/grains.csv"):
         assert (tmp_path / "two" / name).read_bytes() == (tmp_path / "one" / name).read_bytes()
+
+
+def test_zarr_mosaic_bands_run_across_the_cluster_and_join_exactly(tmp_path, model_file,
+                                                                   scheduler):
+    from grainseg.infer.large import BAND_PX
+    from grainseg.io.omezarr import open_zarr_image, write_ome_zarr
+
+    (tmp_path / "in").mkdir()
+    mosaic = tmp_path / "in" / "tall.ome.zarr"
+    write_ome_zarr(mosaic, cell_image((BAND_PX + 200, 48), 40, seed=7), 0.1)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the workers of `scheduler`
+    try:
+        assert segment([mosaic], model_file, tmp_path / "one") == 0
+    finally:
+        torch.set_num_threads(threads)
+    assert segment([mosaic], model_file, tmp_path / "two", "--cluster", scheduler[0]) == 0
+    summary = json.loads((tmp_path / "two" / "segment_summary.json").read_text())
+    assert any("2 bands" in note for note in summary["images"][0]["notes"])
+    for name in ("tall_probability.zarr", "tall_grain_ids.zarr"):
+        one, _ = open_zarr_image(tmp_path / "one" / name)
+        two, pixel_size_um = open_zarr_image(tmp_path / "two" / name)
+        assert pixel_size_um == 0.1
+        np.testing.assert_array_equal(two.read(0, two.shape[0]), one.read(0, one.shape[0]))

@@ -54,8 +54,8 @@ def test_label_images_give_their_boundaries(tmp_path):
 
 def test_masks_that_look_like_neither_are_refused():
     rng = np.random.default_rng(0)
-    with pytest.raises(GrainsegError, match=r"photo\.png: looks like neither a two-level "
-                                            r"boundary mask nor a grain-ID label image"):
+    with pytest.raises(GrainsegError, match=r"photo\.png: looks like a grey image, not a boundary "
+                                            r"mask \(two values\) or a grain-ID image"):
         boundary_from_mask(rng.integers(0, 256, (32, 32), dtype=np.uint8), "auto", "photo.png")
     half = np.zeros((32, 32), np.uint8)
     half[:, 16:] = 255

@@ -152,3 +152,19 @@ def test_folded_batch_norms_give_the_same_output():
     x = torch.rand(2, 1, 64, 96)
     with torch.inference_mode():
         np.testing.assert_allclose(folded(x)[-1].numpy(), model(x)[-1].numpy(), atol=1e-4)
+
+
+def test_flip_averaged_is_the_mean_over_the_four_flips_and_keeps_symmetric_outputs():
+    from grainseg.infer.segment import flip_averaged
+
+    rng = np.random.default_rng(0)
+    tiles = rng.uniform(size=(2, 1, 8, 12)).astype(np.float32)
+    ramp = np.arange(12, dtype=np.float32)[None, None, None, :] / 12
+
+    def lopsided(x):  # depends on position: flips change it
+        return x * ramp
+
+    out = flip_averaged(lopsided)(tiles)
+    expected = tiles * (ramp + ramp[..., ::-1]) / 2
+    assert np.allclose(out, expected, atol=1e-6)
+    assert np.allclose(flip_averaged(lambda x: 2 * x)(tiles), 2 * tiles, atol=1e-6)

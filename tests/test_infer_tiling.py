@@ -107,3 +107,18 @@ def test_choose_tiling_gpu_fills_memory_budget():
     assert plan.batch * per_px * plan.tile_px**2 <= 0.5 * free
     small = choose_tiling("cuda", activation_bytes_per_px=per_px, free_bytes=2**30)
     assert small.tile_px < plan.tile_px and small.batch * per_px * small.tile_px**2 <= 2**29
+
+
+def test_row_bands_join_into_the_whole_image_exactly():
+    rng = np.random.default_rng(3)
+    image = rng.random((300, 170)).astype(np.float32)
+
+    def predict(tiles):  # position-dependent, so every tile's share shows
+        return np.tanh(tiles * 3 + np.arange(tiles.shape[-1]) / 50.0)
+
+    whole = predict_tiled(image, predict, 64, 0.25, 3, 16)
+    joined = np.full_like(whole, np.nan)
+    for band in ((0, 100), (100, 128), (128, 300)):
+        predict_tiled(image, predict, 64, 0.25, 3, 16, rows=band,
+                      out=lambda y0, rows: joined.__setitem__(slice(y0, y0 + len(rows)), rows))
+    np.testing.assert_array_equal(joined, whole)

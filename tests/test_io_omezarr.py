@@ -1,6 +1,8 @@
 """zarr / OME-Zarr: round trip with the pixel size, NGFF 0.4 and plain arrays, and `segment`
 on a zarr mosaic writing OME-Zarr outputs."""
 
+import json
+
 import numpy as np
 import pytest
 import tifffile
@@ -16,7 +18,7 @@ from grainseg.io.omezarr import open_zarr_image, write_ome_zarr
 from grainseg.io.tiff import write_tiff
 from grainseg.models import build_model, save_model
 
-zarr = pytest.importorskip("zarr")
+zarr = pytest.importorskip("zarr", minversion="3")
 
 
 def test_ome_zarr_round_trip_keeps_pixels_and_pixel_size(tmp_path):
@@ -80,3 +82,11 @@ def test_segment_zarr_mosaic_to_ome_zarr(tmp_path):
     tiff_out = {k: tmp_path / f"t_{k}.{'png' if k == 'overlay' else 'tif'}" for k in outputs}
     segment_large(tmp_path / "mosaic.tif", predict, tiff_out, tile_px=64, multiple=16)
     np.testing.assert_array_equal(grain_ids.read(0, 150), tifffile.imread(tiff_out["grain_ids"]))
+
+
+def test_grains_reads_zarr_grain_ids_with_their_pixel_size(tmp_path):
+    cell_image((60, 80), 10, seed=5)
+    write_ome_zarr(tmp_path / "m_grain_ids.zarr", (cell_image.owner + 1).astype("uint32"), 0.25)
+    assert main(["grains", str(tmp_path / "m_grain_ids.zarr"), "--out", str(tmp_path / "s")]) == 0
+    summary = json.loads((tmp_path / "s" / "summary.json").read_text())
+    assert summary["pixel_size_um"] == 0.25 and summary["n_grains_total"] == 10

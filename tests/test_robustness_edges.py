@@ -39,20 +39,26 @@ def _strict_json(path):
 
 @pytest.fixture(scope="module")
 def label_pairs(tmp_path_factory):
-    """One SEM image with a label of no boundary, one of only boundary, and an all-ignore mask."""
+    """Two SEM images, a label of no boundary, one of only boundary, and an all-ignore mask."""
     folder = tmp_path_factory.mktemp("labels")
     rng = np.random.default_rng(0)
-    write_tiff(folder / "sem.tif", rng.integers(0, 255, (64, 64), dtype=np.uint8))
+    for name in ("sem.tif", "sem2.tif"):
+        write_tiff(folder / name, rng.integers(0, 255, (64, 64), dtype=np.uint8))
     write_tiff(folder / "none.tif", np.zeros((64, 64), np.uint8))
     write_tiff(folder / "all.tif", np.full((64, 64), 255, np.uint8))
     return folder
+
+
+def _two_images(pair: str) -> list[str]:
+    """The pair and the same label (and ignore mask) with the second SEM image."""
+    return [pair, pair.replace("sem.tif", "sem2.tif", 1)]
 
 
 @pytest.mark.parametrize("label, fraction", [("none", 0.0), ("all", 1.0)])
 def test_dataset_of_one_class_builds(label_pairs, tmp_path, capsys, label, fraction):
     pair = f"{label_pairs / 'sem.tif'}:{label_pairs / f'{label}.tif'}"
     out = tmp_path / "ds"
-    assert main(["dataset", pair, pair, "--out", str(out), "--patch", "32", "--split",
+    assert main(["dataset", *_two_images(pair), "--out", str(out), "--patch", "32", "--split",
                  "patch"]) == 0
     assert f"boundary fraction (train) {fraction:.3f}" in capsys.readouterr().out
     assert np.load(out / "labels.npy").mean() == fraction
@@ -62,9 +68,10 @@ def test_dataset_with_everything_ignored(label_pairs, tmp_path, capsys):
     folder = label_pairs
     pair = f"{folder / 'sem.tif'}:{folder / 'none.tif'}:{folder / 'all.tif'}"
     out = tmp_path / "ds"
-    assert main(["dataset", pair, pair, "--out", str(out), "--patch", "32"]) == 2
+    assert main(["dataset", *_two_images(pair), "--out", str(out), "--patch", "32"]) == 2
     line = _one_line_error(capsys)
-    assert f"everything is ignored) in {pair}; check the ignore masks" in line  # named once
+    assert (f"everything is ignored) in {', '.join(_two_images(pair))}; check the ignore masks"
+            in line)
     assert not out.exists()
 
 
@@ -73,7 +80,7 @@ def no_boundary_run(label_pairs, tmp_path_factory):
     """A tiny U-Net trained one epoch on labels without a single boundary pixel."""
     folder = tmp_path_factory.mktemp("run")
     pair = f"{label_pairs / 'sem.tif'}:{label_pairs / 'none.tif'}"
-    assert main(["dataset", pair, pair, "--out", str(folder / "ds"), "--patch", "32",
+    assert main(["dataset", *_two_images(pair), "--out", str(folder / "ds"), "--patch", "32",
                  "--split", "patch"]) == 0
     assert main(["train", str(folder / "ds"), "--out", str(folder / "run"), "--width",
                  "0.0625", "--batch", "4", "--epochs", "1", "--no-progress"]) == 0
@@ -101,7 +108,7 @@ def test_evaluate_on_labels_without_boundary_writes_strict_json(no_boundary_run,
 def test_evaluate_on_labels_of_only_boundary_nulls_the_ari(no_boundary_run, label_pairs,
                                                           tmp_path, capsys):
     pair = f"{label_pairs / 'sem.tif'}:{label_pairs / 'all.tif'}"
-    assert main(["dataset", pair, pair, "--out", str(tmp_path / "ds"), "--patch", "32",
+    assert main(["dataset", *_two_images(pair), "--out", str(tmp_path / "ds"), "--patch", "32",
                  "--split", "patch"]) == 0
     out = tmp_path / "scores.json"
     assert main(["evaluate", str(no_boundary_run / "run"), str(tmp_path / "ds"),

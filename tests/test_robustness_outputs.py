@@ -98,3 +98,97 @@ def test_other_commands_refuse_a_labels_folder(tmp_path, capsys, command):
     assert main([*args, "--out", str(out)]) == 2
     assert f"{out}: holds the outputs of `grainseg labels`" in _one_line(capsys)
     assert _snapshot(out) == before
+
+
+# ------------------------------------------------------------- segment and grains names
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    import torch
+
+    from grainseg.models import build_model, save_model
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("model") / "model.pt"
+    save_model(path, build_model("unet", width=0.0625), {"median_px": 3, "patch": 64})
+    return path
+
+
+def _micrograph(path, seed):
+    from test_infer_segment import cell_image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_tiff(path, cell_image((48, 56), 4, seed=seed), 0.1)
+    return path
+
+
+def test_segment_same_stem_in_two_folders(model_file, tmp_path):
+    """a.tif and sub/a.tif: two sets of outputs, the relative folder folded into the name."""
+    first, second = _micrograph(tmp_path / "a.tif", 0), _micrograph(tmp_path / "sub" / "a.tif", 1)
+    out = tmp_path / "o"
+    assert main(["segment", str(first), str(second), "--model", str(model_file), "--out",
+                 str(out), "--tile", "64"]) == 0
+    assert (out / "a_grain_ids.tif").is_file() and (out / "sub_a_grain_ids.tif").is_file()
+    summary = json.loads((out / "segment_summary.json").read_text())
+    assert sorted(r["image"] for r in summary["images"]) == sorted([str(first), str(second)])
+    assert len({r["outputs"]["grain_ids"] for r in summary["images"]}) == 2
+
+
+def test_segment_refuses_names_that_still_collide(model_file, tmp_path, capsys):
+    paths = [_micrograph(tmp_path / "a.tif", 0), _micrograph(tmp_path / "sub" / "a.tif", 1),
+             _micrograph(tmp_path / "sub_a.tif", 2)]
+    out = tmp_path / "o"
+    assert main(["segment", *map(str, paths), "--model", str(model_file), "--out", str(out),
+                 "--tile", "64"]) == 2
+    line = _one_line(capsys)
+    assert "same output name" in line and str(paths[1]) in line and str(paths[2]) in line
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_segment_never_replaces_an_input(model_file, tmp_path, capsys):
+    """An input named like another input's output is refused before anything is written."""
+    folder = tmp_path / "c"
+    a = _micrograph(folder / "a.tif", 0)
+    b = _micrograph(folder / "a_boundaries.tif", 1)
+    import tifffile
+
+    tifffile.imwrite(b, tifffile.imread(b))  # not written by grainseg: a user's file
+    before = b.read_bytes()
+    assert main(["segment", str(a), str(b), "--model", str(model_file), "--out", str(folder),
+                 "--tile", "64"]) == 2
+    line = _one_line(capsys)
+    assert f"{b}: would be replaced by an output of {a}" in line
+    assert b.read_bytes() == before
+    assert sorted(p.name for p in folder.iterdir()) == ["a.tif", "a_boundaries.tif"]
+
+
+def test_segment_skips_its_own_outputs_given_as_inputs(model_file, tmp_path, capsys):
+    folder = tmp_path / "d"
+    _micrograph(folder / "a.tif", 0)
+    base = ["--model", str(model_file), "--out", str(folder), "--tile", "64"]
+    assert main(["segment", str(folder / "a.tif"), *base]) == 0
+    written = {p.name: p.read_bytes() for p in folder.glob("a_*")}
+    capsys.readouterr()
+    again = sorted(str(p) for p in folder.glob("*.tif"))  # DIR/*.tif picks up the outputs
+    assert main(["segment", *again, *base]) == 0
+    printed = capsys.readouterr().out
+    assert "a_grain_ids.tif" in printed and "output of grainseg segment, skipped" in printed
+    summary = json.loads((folder / "segment_summary.json").read_text())
+    assert [r["image"] for r in summary["images"]] == [str(folder / "a.tif")]
+    assert len(summary["skipped_outputs"]) == 3
+    assert sorted(p.name for p in folder.glob("a_*")) == sorted(written)
+    assert not list(folder.glob("a_probability_*"))
+
+
+def test_grains_same_stem_in_two_folders(tmp_path):
+    masks = []
+    for k, sub in enumerate(("x", "y", "")):
+        path = tmp_path / sub / ("m.tif" if sub else "x_m.tif")
+        path.parent.mkdir(exist_ok=True)
+        write_tiff(path, grid_mask(period=16 + 8 * k, n=192 // (16 + 8 * k)))
+        masks.append(path)
+    out = tmp_path / "o"
+    assert main(["grains", *map(str, masks[:2]), "--out", str(out)]) == 0
+    assert (out / "x_m" / "summary.json").is_file() and (out / "y_m" / "summary.json").is_file()
+    assert main(["grains", *map(str, masks), "--out", str(tmp_path / "o2")]) == 2

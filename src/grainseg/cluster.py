@@ -73,7 +73,6 @@ def dask_client(spec: str) -> Iterator[Any]:
         n_workers = int(local.group(1))
         threads = max(1, (os.cpu_count() or 1) // n_workers)
 
-
         class TorchThreads(WorkerPlugin):
             """Give each worker's torch its share of the CPU threads."""
 

@@ -102,7 +102,7 @@ def test_segment_edit_undo_and_save_through_the_widget(qtbot, small_image, tmp_p
     region = widget.next_uncertain()
     assert region is not None
     scale = session.pixel_size_um
-    assert np.allclose(viewer.camera.center[-2:], np.asarray(region.centre_rc) * scale)
+    assert np.allclose(viewer.scene.camera.center[-2:], np.asarray(region.centre_rc) * scale)
     widget.next_uncertain()
     row0, row1, col0, col1 = region.box
     assert session.reviewed[row0:row1, col0:col1].all()
@@ -267,3 +267,48 @@ def test_review_command_reports_a_bad_folder(tmp_path, small_image, capsys):
 
     assert main(["review", str(small_image), "--seg", str(tmp_path)]) == 2
     assert "no crop_grain_ids.tif" in capsys.readouterr().err
+
+
+class _MouseEvent:
+    """The two attributes of a napari mouse event that the tools read."""
+
+    def __init__(self, position):
+        self.position, self.type = tuple(position), "mouse_press"
+
+
+def _drag(widget: ReviewWidget, points_rc) -> None:
+    """Drive the grain-ID layer's drag callback through press, moves and release."""
+    layer = widget._layers["grain_ids"]
+    scale = np.asarray(layer.scale)
+    event = _MouseEvent(np.asarray(points_rc[0]) * scale)
+    steps = widget._on_mouse(layer, event)
+    next(steps)
+    for point in points_rc[1:]:
+        event.type, event.position = "mouse_move", tuple(np.asarray(point) * scale)
+        next(steps)
+    event.type = "mouse_release"
+    with pytest.raises(StopIteration):
+        next(steps)
+
+
+def test_mouse_tools_call_the_edits(qtbot, small_image):
+    _, widget = open_widget(qtbot, small_image, flips=False)
+    ids = widget.session.grain_ids.copy()
+    a, b = touching_pair(ids)
+    widget.tool_buttons["merge"].setChecked(True)
+    assert widget.tool == "merge" and not widget._layers["grain_ids"].mouse_pan
+    _drag(widget, [centroid(ids, a)])
+    assert widget.session.n_edits == 0 and "other grain" in widget.status.text()
+    _drag(widget, [centroid(ids, b)])
+    assert widget.session.n_edits == 1
+    assert widget.session.grain_ids[ids == b][0] == widget.session.grain_ids[ids == a][0]
+
+    widget.tool_buttons["split"].setChecked(True)
+    rows, _ = np.nonzero(ids == a)
+    centre = centroid(ids, a)
+    line = [(r, centre[1]) for r in np.linspace(rows.min() - 3, rows.max() + 3, 12)]
+    _drag(widget, line)
+    assert widget.session.n_edits == 2
+    assert widget.session.history[-1].name == "split"
+    widget.tool_group.buttons()[0].setChecked(True)  # off: pan and zoom again
+    assert widget.tool is None and widget._layers["grain_ids"].mouse_pan

@@ -26,7 +26,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="boundary mask or grain-ID TIFF")
     parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder")
     parser.add_argument("--pixel-size-um", type=float, default=None, metavar="X",
-                        help="pixel size in µm (default: from the file's metadata)")
+                        help="pixel size in µm of the inputs (default: from each file's "
+                             "metadata); never applied to --reference")
     parser.add_argument("--min-diameter-px", type=float, default=3.0, metavar="D",
                         help="leave grains with ECD below D pixels out of the distributions "
                              "(default 3; the paper also used 7 and 11)")
@@ -35,6 +36,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--reference", type=Path, default=None, metavar="OTHER",
                         help="reference map (e.g. EBSD or label) for Jensen-Shannon distances "
                              "and the boundary width difference")
+    parser.add_argument("--reference-pixel-size-um", type=float, default=None, metavar="X",
+                        help="pixel size in µm of --reference (default: from its metadata; "
+                             "a map from another instrument has its own)")
     parser.add_argument("--cluster", default=None, metavar="SPEC",
                         help="one Dask task per map: local:N or tcp://HOST:PORT, as in "
                              "segment (docs/cluster.md); default: in this process")
@@ -50,28 +54,31 @@ def run(args: argparse.Namespace) -> int:
     from grainseg.grains.batch import measure_file_task
     from grainseg.grains.outputs import table_csv
     from grainseg.io.atomic import ensure_output_dir, write_json_atomic, write_text_atomic
+    from grainseg.io.names import output_stems
     from grainseg.io.owner import claim_folder
     from grainseg.pixel_size import check_pixel_size_um
 
-    if args.pixel_size_um is not None:
-        check_pixel_size_um(args.pixel_size_um, f"--pixel-size-um {args.pixel_size_um:g}")
+    for option in ("pixel_size_um", "reference_pixel_size_um"):
+        value = getattr(args, option)
+        if value is not None:
+            check_pixel_size_um(value, f"--{option.replace('_', '-')} {value:g}")
     claim_folder(args.out, "grains")
     out = ensure_output_dir(args.out)
     options = {"min_diameter_px": args.min_diameter_px, "exclude_border": args.exclude_border}
 
     if args.reference is not None:  # a bad reference fails once, here
-        load_grain_map(args.reference, args.pixel_size_um)
+        load_grain_map(args.reference, args.reference_pixel_size_um)
 
-    stems = [p.stem for p in args.inputs]
+    stems = output_stems(args.inputs)
     several = len(args.inputs) > 1
-    # One sub-folder per input, named by its stem (plus its position when stems repeat).
-    items = [(path, out if not several else (
-        out / stem if stems.count(stem) == 1 else out / f"{stem}_{index}"))
-        for index, (path, stem) in enumerate(zip(args.inputs, stems, strict=True))]
+    # One sub-folder per input, named by its stem (with its folder when stems repeat).
+    items = [(path, out / stem if several else out)
+             for path, stem in zip(args.inputs, stems, strict=True)]
     results = dict(run_tasks(
         measure_file_task, items, cluster=check_cluster(args.cluster), desc="grains",
         unit="map", progress=several, pixel_size_um=args.pixel_size_um, options=options,
-        reference_path=None if args.reference is None else str(args.reference)))
+        reference_path=None if args.reference is None else str(args.reference),
+        reference_pixel_size_um=args.reference_pixel_size_um))
     summaries, tables = [], []
     failed = []
     for path, target in items:

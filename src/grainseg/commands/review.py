@@ -25,7 +25,7 @@ def add_parser(subparsers) -> None:
             "extra: pip install 'grainseg[gui]'."
         ),
     )
-    parser.add_argument("image", type=Path, metavar="IMAGE", help="SEM micrograph (TIFF)")
+    parser.add_argument("image", type=Path, metavar="IMAGE", help="SEM micrograph")
     parser.add_argument("--seg", type=Path, metavar="DIR",
                         help="segment output folder or saved review folder of IMAGE")
     parser.add_argument("--model", type=Path, default=None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 ORDER = 70
@@ -43,8 +44,15 @@ def add_parser(subparsers) -> None:
                         help="probability below which a pixel is grain interior (default 0.5)")
     parser.add_argument("--min-grain-px", type=int, default=20, metavar="N",
                         help="grains with fewer pixels are merged into neighbours (default 20)")
+    parser.add_argument("--tta", action="store_true",
+                        help="average the network over the four flips of each tile (4x slower)")
     parser.add_argument("--device", default="auto",
                         help="auto (CUDA when available), cpu, cuda or cuda:N (default auto)")
+    parser.add_argument("--page", type=int, default=None, metavar="N",
+                        help="page of multi-page TIFFs to segment, from 1 (default: the first, "
+                             "stated in the output)")
+    parser.add_argument("--all-pages", action="store_true",
+                        help="segment every page of multi-page TIFFs (outputs STEM_pN_*)")
     parser.add_argument("--skip-existing", action="store_true",
                         help="skip images whose four outputs already exist")
     parser.add_argument("--cluster", default=None, metavar="SPEC",
@@ -68,6 +76,10 @@ def _check_args(args: argparse.Namespace) -> None:
         raise GrainsegError(f"--threshold {args.threshold}: must be between 0 and 1")
     if args.min_grain_px < 0:
         raise GrainsegError(f"--min-grain-px {args.min_grain_px}: must not be negative")
+    if args.page is not None and args.page < 1:
+        raise GrainsegError(f"--page {args.page}: pages count from 1")
+    if args.page is not None and args.all_pages:
+        raise GrainsegError("--page and --all-pages: give one of them")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -85,14 +97,16 @@ def run(args: argparse.Namespace) -> int:
         resolve_device(args.device)  # a bad --device fails here, not in every task
     model_path = args.model if args.model is not None else default_model_path()
     settings = dict(tile_px=args.tile, overlap=args.overlap, batch=args.batch,
-                    threshold=args.threshold, min_grain_px=args.min_grain_px)
+                    threshold=args.threshold, min_grain_px=args.min_grain_px, page=args.page,
+                    flip_tta=args.tta)
     result = segment_batch(list(args.images), out_dir, model_path, device=args.device,
-                           settings=settings, skip_existing=args.skip_existing, cluster=cluster)
+                           settings=settings, skip_existing=args.skip_existing, cluster=cluster,
+                           all_pages=args.all_pages)
     records, failed, skipped = result["images"], result["failed"], result["skipped_existing"]
     summary = {"model": str(model_path), "device": args.device, "cluster": cluster,
                "settings": {"median_px": result["median_px"], **settings},
                "images": records, "failed": failed, "skipped_existing": skipped,
-               "seconds": result["seconds"]}
+               "skipped_outputs": result["skipped_outputs"], "seconds": result["seconds"]}
     write_json_atomic(out_dir / "segment_summary.json", summary)
     print(f"segmented {len(records)} image(s), skipped {skipped} existing, "
           f"{len(failed)} failed, in {summary['seconds']:.1f} s -> {out_dir}")
@@ -101,6 +115,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {Path(info['image']).name}: {info['n_grains']} grains, "
               f"{info['shape_px'][1]} x {info['shape_px'][0]} px, {info['seconds']:.2f} s"
               + (f" ({notes})" if notes else ""))
+    for info in records:
+        for warning in info["warnings"]:
+            print(f"grainseg segment: warning: {info['image']}: {warning}", file=sys.stderr)
+    for path in result["skipped_outputs"]:
+        print(f"  note: {Path(path).name}: an output of grainseg segment, skipped")
     for message in failed:
         print(f"  FAILED {message}")
     return 1 if failed else 0

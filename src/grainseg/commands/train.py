@@ -56,7 +56,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--max-time", dest="max_time_min", type=float, metavar="MIN",
                         help="stop after this many minutes (best model kept)")
     parser.add_argument("--init", metavar="CKPT",
-                        help="start from these weights (model.pt, run folder or .ckpt)")
+                        help="start from these weights: model.pt, run folder, .ckpt, or "
+                             "'default' for the shipped model (fine-tuning, e.g. on reviewed "
+                             "labels); --arch and --width default to the init model's")
     parser.add_argument("--topo-lambda", dest="topo_lambda", type=float,
                         help="weight of the topological loss (default 0 = off; paper 0.04)")
     parser.add_argument("--topo-loss", dest="topo_loss",

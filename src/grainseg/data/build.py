@@ -112,6 +112,17 @@ def _survey(pair: Pair, patch: int, mask_boundary: str) -> _Source:
     return _Source(pair, image.shape, bar_row, keep, pixel_size_um)
 
 
+def _refuse_repeated_images(pairs: list[Pair]) -> None:
+    """One SEM image in two pairs would put it on both sides of the split: refuse that."""
+    seen: dict[Path, Pair] = {}
+    for pair in pairs:
+        key = pair.sem_path.resolve()
+        if key in seen:
+            raise input_error(pair.sem_path, f"SEM image given twice (pairs {seen[key].name!r} "
+                                             f"and {pair.name!r}): give each image once")
+        seen[key] = pair
+
+
 def _split(
     sources: list[_Source], split: str, val_frac: float, seed: int
 ) -> tuple[np.ndarray, list[str]]:
@@ -265,6 +276,7 @@ def build_dataset(
     check_median_px(median_px, "--median")
     if seed < 0:
         raise GrainsegError(f"--seed {seed}: must not be negative")
+    _refuse_repeated_images(pairs)
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise GrainsegError(f"{out}: output path exists and is not a folder")

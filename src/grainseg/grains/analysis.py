@@ -17,15 +17,18 @@ from grainseg.errors import GrainsegError, input_error
 from grainseg.grains.astm import fill_boundaries, heyn_intercept, jeffries_planimetric
 from grainseg.grains.distance import common_grid, js_distance_histograms, js_distance_pdfs
 from grainseg.grains.fits import Fit, fit_beta, fit_exponential, fit_lognormal
-from grainseg.grains.measure import grain_table, grains_from_boundaries, label_edges
+from grainseg.grains.measure import (
+    check_grain_ids_image,
+    grain_table,
+    grains_from_boundaries,
+    label_edges,
+)
 from grainseg.grains.width import boundary_widths_px, width_difference_px, width_summary
 from grainseg.io.tiff import NO_PIXEL_SIZE_NOTE, read_micrograph
 from grainseg.pixel_size import check_pixel_size_um
 
 # A boundary mask covering more than this fraction of the image is most likely inverted.
 _MAX_BOUNDARY_FRACTION = 0.5
-# In a grain-ID image most horizontal neighbours share a label; in a grey micrograph few do.
-_MIN_FLAT_FRACTION = 0.7
 
 
 @dataclass
@@ -87,12 +90,7 @@ def grain_map_from_array(array: np.ndarray, pixel_size_um: float | None = None,
     elif np.issubdtype(array.dtype, np.integer):
         if array.min() < 0:
             raise input_error(where, "grain IDs must be non-negative (0 = boundary)")
-        # Grain IDs are piecewise constant; a grey micrograph changes at most pixels.
-        flat_fraction = float((array[:, 1:] == array[:, :-1]).mean()) if array.shape[1] > 1 else 1.0
-        if array.dtype.itemsize == 1 or flat_fraction < _MIN_FLAT_FRACTION:
-            raise input_error(where, "looks like a grey image, not a boundary mask (two values) "
-                                     f"or a grain-ID image ({array.dtype}, {flat_fraction:.0%} of "
-                                     "neighbours equal); segment it first (grainseg segment)")
+        check_grain_ids_image(array, where)
         ids = array.astype(np.uint32, copy=False)
         kind = "grain-ID image"
         if (ids == 0).any():

@@ -28,6 +28,7 @@ def measure_file_task(
     pixel_size_um: float | None,
     options: dict,
     reference_path: str | None = None,
+    reference_pixel_size_um: float | None = None,
 ) -> dict:
     """Analyse one grain map and write its outputs.
 
@@ -35,11 +36,13 @@ def measure_file_task(
     ----------
     item : (input path, output folder)
     pixel_size_um : float or None
-        Overrides the file's pixel size.
+        Overrides the input file's pixel size (never the reference's).
     options : dict
         ``min_diameter_px``, ``exclude_border`` of `grainseg.grains.analysis.analyse_grains`.
     reference_path : str or None
         Reference map to compare with (see `grainseg.grains.analysis.compare_to_reference`).
+    reference_pixel_size_um : float or None
+        Overrides the reference file's own pixel size (it may come from another instrument).
 
     Returns
     -------
@@ -56,7 +59,7 @@ def measure_file_task(
         analysis = analyse_grains(grain_map, **options)
         reference = distances = difference = None
         if reference_path is not None:
-            reference_map, reference = _reference(reference_path, pixel_size_um,
+            reference_map, reference = _reference(reference_path, reference_pixel_size_um,
                                                   options["min_diameter_px"],
                                                   options["exclude_border"])
             distances, difference = compare_to_reference(analysis, reference, grain_map,

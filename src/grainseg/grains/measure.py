@@ -18,11 +18,13 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from grainseg.errors import GrainsegError
+from grainseg.errors import GrainsegError, input_error
 from grainseg.pixel_size import check_pixel_size_um
 
 _UNIT_SQUARE_VAR_PX2 = 1.0 / 12.0
 _FOUR_CONNECTED = ndimage.generate_binary_structure(2, 1)
+# In a grain-ID image most horizontal neighbours share a label; in a grey micrograph few do.
+_MIN_FLAT_FRACTION = 0.7
 
 
 def grains_from_boundaries(boundary: np.ndarray) -> np.ndarray:
@@ -43,6 +45,33 @@ def grains_from_boundaries(boundary: np.ndarray) -> np.ndarray:
         raise GrainsegError(f"boundary map must be 2-D, got shape {boundary.shape}")
     grain_ids, _ = ndimage.label(~boundary.astype(bool), structure=_FOUR_CONNECTED)
     return grain_ids.astype(np.uint32, copy=False)
+
+
+def check_grain_ids_image(labels: np.ndarray, where, lossy: bool = False) -> None:
+    """Refuse an image of more than two levels that is no grain-ID image (a grey micrograph).
+
+    Grain IDs are piecewise constant: at least 70 % of horizontal neighbours share a label. The
+    one check behind every command that takes a label or grain map (`grains`, `dataset`).
+
+    Parameters
+    ----------
+    labels : (H, W) array
+        The image as read.
+    where : path or str
+        Named in the message.
+    lossy : bool
+        The file is lossy (JPEG), so it can never hold exact grain IDs.
+
+    Raises
+    ------
+    GrainsegError
+        For a float, lossy or rarely flat image.
+    """
+    flat = float((labels[:, 1:] == labels[:, :-1]).mean()) if labels.shape[1] > 1 else 1.0
+    if lossy or not np.issubdtype(labels.dtype, np.integer) or flat < _MIN_FLAT_FRACTION:
+        raise input_error(where, "looks like a grey image, not a boundary mask (two values) or "
+                                 f"a grain-ID image ({labels.dtype}, {np.unique(labels).size} "
+                                 f"grey levels, {flat:.0%} of neighbours equal)")
 
 
 def label_edges(labels: np.ndarray) -> np.ndarray:

@@ -71,6 +71,8 @@ def write_grain_outputs(out_dir: str | os.PathLike, analysis: GrainAnalysis,
     summary = dict(analysis.summary)
     if distances is not None:
         summary["reference"] = reference.summary.get("input") if reference else None
+        summary["reference_pixel_size_um"] = (reference.summary.get("pixel_size_um")
+                                              if reference else None)
         summary["distances"] = distances
     written = [out / "grains.csv", out / "summary.json"]
     write_text_atomic(written[0], table_csv(analysis.table))

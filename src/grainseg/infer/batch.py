@@ -14,7 +14,8 @@ import os
 import time
 from pathlib import Path
 
-from grainseg.errors import GrainsegError
+from grainseg.errors import GrainsegError, input_error
+from grainseg.io.names import output_stems
 
 #: Output suffixes per image, after the input's stem.
 OUTPUTS = {
@@ -25,34 +26,102 @@ OUTPUTS = {
 }
 
 
-def output_paths(image_path: str | os.PathLike, out_dir: str | os.PathLike) -> dict[str, Path]:
-    """The four output files of one input image (keys of `OUTPUTS`); a zarr input gets OME-Zarr
-    rasters (``.zarr`` in place of ``.tif``)."""
+def input_stem(image_path: str | os.PathLike) -> str:
+    """The name of an input without its extension (``.ome.zarr`` included)."""
     from grainseg.io.omezarr import is_zarr, zarr_stem
 
+    return zarr_stem(image_path) if is_zarr(image_path) else Path(image_path).stem
+
+
+def output_paths(
+    image_path: str | os.PathLike, out_dir: str | os.PathLike, stem: str | None = None
+) -> dict[str, Path]:
+    """The four output files of one input image (keys of `OUTPUTS`), named after ``stem``
+    (default: the input's own, see `input_stem`; `plan_outputs` makes them distinct); a zarr
+    input gets OME-Zarr rasters (``.zarr`` in place of ``.tif``)."""
+    from grainseg.io.omezarr import is_zarr
+
+    stem = input_stem(image_path) if stem is None else stem
     if is_zarr(image_path):
-        stem = zarr_stem(image_path)
         return {key: Path(out_dir) / f"{stem}{suffix.replace('.tif', '.zarr')}"
                 for key, suffix in OUTPUTS.items()}
-    stem = Path(image_path).stem
     return {key: Path(out_dir) / f"{stem}{suffix}" for key, suffix in OUTPUTS.items()}
 
 
+def is_segment_output(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is an output `segment_file` wrote (its name ends like one and, for a
+    TIFF, grainseg's metadata is inside)."""
+    path = Path(path)
+    if not any(path.name.endswith(suffix) for suffix in OUTPUTS.values()):
+        return False
+    if path.suffix.lower() == ".png":
+        return True
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            return tif.pages[0].description.startswith('{"grainseg"')
+    except Exception:  # noqa: BLE001 - unreadable: not ours; reading it will report why
+        return False
+
+
+def plan_outputs(
+    image_paths: list[Path], out_dir: Path
+) -> tuple[dict[Path, str], list[Path]]:
+    """Output stems of the images to segment, and the inputs left out as grainseg outputs.
+
+    Raises
+    ------
+    GrainsegError
+        Before anything is written, when two inputs would get the same output name, or an
+        output would replace one of the inputs.
+    """
+    own = [p for p in image_paths if is_segment_output(p)]
+    todo = [p for p in image_paths if p not in own]
+    stems = dict(zip(todo, output_stems(todo, input_stem), strict=True))
+    inputs = {Path(p).resolve(): p for p in todo}  # own outputs are redone, not lost
+    for path, stem in stems.items():
+        for output in output_paths(path, out_dir, stem).values():
+            replaced = inputs.get(output.resolve())
+            if replaced is not None:
+                raise input_error(
+                    replaced, f"would be replaced by an output of {path}; rename it or choose "
+                    "another --out"
+                )
+    return stems, own
+
+
+def tiff_pages(path: str | os.PathLike) -> int:
+    """Number of pages of a TIFF (1 for anything else or an unreadable file, which reading
+    then reports)."""
+    import tifffile
+
+    if Path(path).suffix.lower() not in (".tif", ".tiff"):
+        return 1
+    try:
+        with tifffile.TiffFile(path) as tif:
+            return max(1, len(tif.pages))
+    except Exception:  # noqa: BLE001 - reported when the image is read
+        return 1
+
+
 def segment_file_task(
-    image_path: Path,
+    image_path: Path | tuple[Path, int],
     *,
     out_dir: Path,
     model_path: str,
     device: str,
     settings: dict,
+    stems: dict[str, str],
     skip_existing: bool = False,
 ) -> dict:
     """Segment one image file to its outputs; runs on a Dask worker or in this process.
 
     Parameters
     ----------
-    image_path : Path
-        Input micrograph.
+    image_path : Path or (Path, int)
+        Input micrograph, or one page of a multi-page TIFF (from 1; outputs named
+        ``STEM_pN_*``).
     out_dir : Path
         Existing output folder.
     model_path : str
@@ -62,7 +131,10 @@ def segment_file_task(
         ``cpu``, ``cuda`` or ``cuda:N``.
     settings : dict
         ``tile_px``, ``overlap``, ``batch`` (None: chosen for the device, see
-        `grainseg.infer.segment.plan_tiling`), ``threshold``, ``min_grain_px``.
+        `grainseg.infer.segment.plan_tiling`), ``threshold``, ``min_grain_px``, and optionally
+        ``flip_tta`` (average the network over the four flips, `flip_averaged`).
+    stems : dict
+        Output stem of every image path (as str), from `plan_outputs`.
     skip_existing : bool
         Leave an image whose four outputs exist.
 
@@ -74,10 +146,16 @@ def segment_file_task(
         ``seconds``; when failed ``error`` (the one-line message).
     """
     from grainseg.cluster import cached_predictor, worker_device
-    from grainseg.infer.segment import plan_tiling, resolve_device
+    from grainseg.infer.segment import flip_averaged, plan_tiling, resolve_device
 
-    outputs = output_paths(image_path, out_dir)
-    record: dict = {"image": str(image_path)}
+    image_path, page = image_path if isinstance(image_path, tuple) else (image_path, None)
+    stem = stems[str(image_path)] + (f"_p{page}" if page is not None else "")
+    outputs = output_paths(image_path, out_dir, stem)
+    record: dict = {"image": str(image_path), "outputs": {k: str(p) for k, p in outputs.items()}}
+    if page is not None:
+        record["page"] = page
+    else:
+        page = settings.get("page")
     if skip_existing and all(p.exists() for p in outputs.values()):
         return {**record, "status": "skipped"}
     start = time.perf_counter()
@@ -86,13 +164,18 @@ def segment_file_task(
         predict, meta = cached_predictor(str(model_path), device_name)
         plan = plan_tiling(predict, device_name, settings.get("tile_px"),
                            settings.get("overlap"), settings.get("batch"))
+        if settings.get("flip_tta"):
+            predict = flip_averaged(predict)
         info = segment_file(image_path, outputs, predict, median_px=int(meta.get("median_px", 3)),
                             tile_px=plan.tile_px, overlap=plan.overlap, batch=plan.batch,
-                            threshold=settings["threshold"],
-                            min_grain_px=settings["min_grain_px"])
+                            threshold=settings["threshold"], page=page,
+                            min_grain_px=settings["min_grain_px"],
+                            model=(str(model_path), device))
     except GrainsegError as exc:
         return {**record, "status": "failed", "error": str(exc)}
     tiling = {"tile_px": plan.tile_px, "overlap": plan.overlap, "batch": plan.batch}
+    info.setdefault("warnings", [])  # the bounded-memory path does not look for them
+    info.setdefault("flagged", bool(info["warnings"]))
     return {**record, "status": "done", **info, "tiling": tiling, "device": device_name,
             "seconds": round(time.perf_counter() - start, 3)}
 
@@ -101,6 +184,8 @@ def segment_file(
     image_path: str | os.PathLike,
     outputs: dict[str, Path],
     predict,
+    page: int | None = None,
+    model: tuple[str, str] | None = None,
     **settings,
 ) -> dict:
     """Segment one micrograph file and write its outputs atomically (each is renamed into place
@@ -115,6 +200,11 @@ def segment_file(
         Final paths under the keys of `OUTPUTS`.
     predict : callable
         Tile predictor (see `grainseg.infer.segment.model_predictor`).
+    page : int or None
+        Page of a multi-page TIFF, from 1 (None: the first, with a note).
+    model : (model path, device) or None
+        Lets a mosaic's bands run as tasks of their own on a Dask cluster (see
+        `grainseg.infer.large.segment_large`).
     **settings
         ``median_px``, ``tile_px``, ``overlap``, ``batch``, ``threshold``, ``min_grain_px`` of
         `grainseg.infer.segment.segment_image`.
@@ -122,12 +212,14 @@ def segment_file(
     Returns
     -------
     dict
-        ``shape_px``, ``data_bar_row``, ``n_grains``, ``pixel_size_um``, ``notes``.
+        ``shape_px``, ``data_bar_row``, ``n_grains``, ``pixel_size_um``, ``notes``,
+        ``warnings`` and ``flagged`` (see `grainseg.infer.segment.content_warnings`).
 
     Raises
     ------
     GrainsegError
-        If the file cannot be read as a micrograph or an output cannot be written.
+        If the file cannot be read as a micrograph (a complex or boolean image included) or an
+        output cannot be written.
     """
     from matplotlib.image import imsave
 
@@ -142,8 +234,11 @@ def segment_file(
     settings = {"multiple": SIZE_MULTIPLE, **settings}
     raster = Path(image_path).suffix.lower() in RASTER_SUFFIXES  # PNG, JPEG: read whole
     if is_zarr(image_path) or (not raster and image_size_px(image_path) > LARGE_IMAGE_PX):
-        return segment_large(image_path, predict, outputs, progress=True, **settings)
-    micrograph = read_micrograph(image_path)
+        return segment_large(image_path, predict, outputs, progress=True, model=model,
+                             **settings)
+    micrograph = read_micrograph(image_path, page=page)
+    if micrograph.image.dtype == bool:
+        raise input_error(image_path, "boolean image (a mask?): not a micrograph")
     result = segment_image(micrograph.image, predict, **settings)
     pixel_size_um = micrograph.pixel_size_um
     write_tiff(outputs["probability"], result.probability, pixel_size_um)
@@ -154,20 +249,19 @@ def segment_file(
         imsave(tmp, overlay_rgb(grey, result.boundaries), format="png")
     return {"shape_px": result.grain_ids.shape, "data_bar_row": result.data_bar_row,
             "n_grains": int(result.grain_ids.max()), "pixel_size_um": pixel_size_um,
-            "notes": micrograph.notes + result.notes}
+            "notes": micrograph.notes + result.notes, "warnings": result.warnings,
+            "flagged": bool(result.warnings)}
 
 
-def remove_stale_temporaries(out_dir: Path, image_paths: list[Path]) -> int:
+def remove_stale_temporaries(out_dir: Path, stems: list[str]) -> int:
     """Delete the temporary files and folders (``.STEM_*.part``) that killed tasks of these
-    images left.
+    output stems left.
 
     Called after every task of the batch has finished, when no live writer of these stems
     remains. Returns the number removed.
     """
     import shutil
 
-    stems = {output_paths(p, out_dir)["overlay"].name[: -len(OUTPUTS["overlay"])]
-             for p in image_paths}
     stale = [p for p in Path(out_dir).glob(".*.part")
              if any(p.name.startswith(f".{stem}_") for stem in stems)]
     for path in stale:
@@ -187,6 +281,7 @@ def segment_batch(
     settings: dict,
     skip_existing: bool = False,
     cluster: str | None = None,
+    all_pages: bool = False,
 ) -> dict:
     """Segment every image to ``out_dir``, one task each (see the module docstring).
 
@@ -204,37 +299,47 @@ def segment_batch(
     skip_existing : bool
     cluster : str or None
         ``--cluster`` value (`grainseg.cluster.check_cluster`); None: in this process.
+    all_pages : bool
+        Segment every page of multi-page TIFFs, one task each (records carry ``page``).
 
     Returns
     -------
     dict
         ``images`` (records of the finished images, in input order), ``failed`` (messages),
-        ``skipped_existing`` (count), ``median_px``, ``seconds``.
+        ``skipped_existing`` (count), ``skipped_outputs`` (inputs that are grainseg segment
+        outputs, left out), ``median_px``, ``seconds``. Every record names its ``outputs``.
     """
     from grainseg.cluster import cached_predictor, check_cluster, run_tasks
     from grainseg.preprocess import check_median_px
 
     cluster = check_cluster(cluster)
+    stems, own_outputs = plan_outputs(image_paths, out_dir)
+    items: list = []  # an image path, or (path, page) for each page with all_pages
+    for path in stems:
+        pages = tiff_pages(path) if all_pages else 1
+        items += [(path, page) for page in range(1, pages + 1)] if pages > 1 else [path]
     started = time.perf_counter()
     _, meta = cached_predictor(str(model_path), "cpu")
     median_px = check_median_px(meta.get("median_px", 3), f"{model_path}: median_px")
     records: dict[Path, dict] = {}
-    for path, record in run_tasks(segment_file_task, image_paths, cluster=cluster,
+    for item, record in run_tasks(segment_file_task, items, cluster=cluster,
                                   desc="segment", unit="image", out_dir=out_dir,
                                   model_path=str(model_path), device=device,
-                                  settings=settings, skip_existing=skip_existing):
-        records[path] = record
+                                  settings=settings, skip_existing=skip_existing,
+                                  stems={str(p): s for p, s in stems.items()}):
+        records[item] = record
         if record["status"] == "failed":
             from tqdm import tqdm
 
             tqdm.write(f"grainseg segment: skipped {record['error']}")
     if cluster is not None:
-        remove_stale_temporaries(out_dir, image_paths)
-    ordered = [records[p] for p in image_paths]
+        remove_stale_temporaries(out_dir, list(stems.values()))
+    ordered = [records[item] for item in items]
     return {
         "images": [r for r in ordered if r["status"] == "done"],
         "failed": [r["error"] for r in ordered if r["status"] == "failed"],
         "skipped_existing": sum(r["status"] == "skipped" for r in ordered),
+        "skipped_outputs": [str(p) for p in own_outputs],
         "median_px": median_px,
         "seconds": round(time.perf_counter() - started, 3),
     }

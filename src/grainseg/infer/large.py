@@ -29,7 +29,7 @@ from grainseg.infer.postprocess import network_blockwise
 from grainseg.infer.segment import overlay_rgb
 from grainseg.infer.tiling import Predictor, choose_tiling, predict_tiled
 from grainseg.io.atomic import atomic_dir, atomic_path
-from grainseg.io.omezarr import ZarrPlane, create_ome_zarr, is_zarr, open_zarr_image
+from grainseg.io.omezarr import CHUNK_PX, ZarrPlane, create_ome_zarr, is_zarr, open_zarr_image
 from grainseg.io.tiff import checked_file_pixel_size_um, pixel_size_um_from_tags, read_micrograph
 from grainseg.preprocess import data_bar_start_row
 
@@ -37,6 +37,10 @@ from grainseg.preprocess import data_bar_start_row
 LARGE_IMAGE_PX = 2**25
 #: Rows at the bottom searched for a data bar in a large image.
 DATA_BAR_SEARCH_ROWS = 4096
+#: Rows of probability one Dask task computes when a mosaic is split across workers (a multiple
+#: of the zarr chunk, so that no two tasks write one chunk; large against a tile, so that the
+#: tiles shared by neighbouring bands, computed twice, are a small part).
+BAND_PX = 8 * CHUNK_PX
 #: Longest side of the overlay PNG of a large image (boundaries are max-pooled to it).
 OVERLAY_MAX_PX = 4096
 
@@ -134,7 +138,7 @@ def image_size_px(path: str | os.PathLike) -> int:
     try:
         with tifffile.TiffFile(path) as tif:
             if not tif.pages:
-                raise input_error(path, "TIFF holds no image")
+                raise input_error(path, "TIFF is damaged or truncated (no image directory)")
             shape = tif.pages[0].shape
     except GrainsegError:
         raise
@@ -161,13 +165,19 @@ class LazyNetworkInput:
         Windows per axis sampled for the intensity percentiles.
     window_px : int
         Side of each sample window.
+    levels : (fill, low, scale) or None
+        The NaN fill value and normalisation of an earlier instance (`levels`), to skip the
+        sampling.
     """
 
     def __init__(self, source, rows: int, median_px: int = 3, sample_windows: int = 8,
-                 window_px: int = 256):
+                 window_px: int = 256, levels: tuple[float, float, float] | None = None):
         self.source, self.median_px = source, int(median_px)
         self.shape = (rows, source.shape[1])
         self.halo_px = self.median_px // 2 if self.median_px > 1 else 0
+        if levels is not None:
+            self.fill, self.low, self.scale = levels
+            return
         corners = [(y0, x0) for y0 in _window_starts(rows, window_px, sample_windows)
                    for x0 in _window_starts(self.shape[1], window_px, sample_windows)]
         raw = [source.read(y0, min(rows, y0 + window_px), x0, x0 + window_px)
@@ -180,6 +190,11 @@ class LazyNetworkInput:
         ])
         lo, hi = np.percentile(filtered, [1.0, 99.0])
         self.low, self.scale = float(lo), float(hi - lo) if hi > lo else 1.0
+
+    @property
+    def levels(self) -> tuple[float, float, float]:
+        """``(fill, low, scale)``: NaN fill value, 1st percentile and percentile range."""
+        return self.fill, self.low, self.scale
 
     def _filtered(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
         """Median-filtered window, read with a halo so it equals the whole-image filter."""
@@ -221,8 +236,13 @@ def segment_large(
     block_px: int = 2048,
     halo_px: int = 128,
     progress: bool = False,
+    model: tuple[str, str] | None = None,
 ) -> dict:
     """Segment a TIFF or zarr image too large for memory straight to output files.
+
+    Run as a task on a Dask worker, with ``model`` given and zarr outputs, the probability is
+    computed in bands of `BAND_PX` rows by tasks of their own, on all the cluster's workers
+    (`predict_probability_band`); every value is the same as in one pass.
 
     Parameters
     ----------
@@ -241,6 +261,9 @@ def segment_large(
         Post-processing blocks (see `network_blockwise`).
     progress : bool
         Show tqdm bars.
+    model : (model path, device) or None
+        What band tasks load their predictor from (`grainseg.cluster.cached_predictor`; the
+        device as given by the user, each worker resolves ``auto`` to its own GPU).
 
     Returns
     -------
@@ -278,8 +301,24 @@ def segment_large(
 
         probability = create("probability", np.float32)
         plan = choose_tiling("cpu", tile_px, overlap, batch)
-        predict_tiled(network_input, predict, plan.tile_px, plan.overlap, plan.batch, multiple,
-                      out=lambda y0, rows: probability.write(y0, 0, rows), progress=progress)
+        bands = [(y0, min(y0 + BAND_PX, shape[0])) for y0 in range(0, shape[0], BAND_PX)]
+        client = _worker_client() if (
+            model is not None and len(bands) > 1 and is_zarr(out_paths["probability"])
+            and not isinstance(source, _InMemory)) else None
+        if client is not None:
+            with client as cluster_client:
+                futures = cluster_client.map(
+                    predict_probability_band, bands, pure=False, source_path=str(path),
+                    rows=shape[0], median_px=median_px, levels=network_input.levels,
+                    probability_path=str(tmp["probability"] / "0"), model=model,
+                    tiling=(plan.tile_px, plan.overlap, plan.batch), multiple=multiple)
+                cluster_client.gather(futures)
+            notes.append(f"probability in {len(bands)} bands of {BAND_PX} rows across the "
+                         "cluster")
+        else:
+            predict_tiled(network_input, predict, plan.tile_px, plan.overlap, plan.batch,
+                          multiple, out=lambda y0, rows: probability.write(y0, 0, rows),
+                          progress=progress)
         boundaries = create("boundaries", np.uint8)
         grain_ids = create("grain_ids", np.uint32)
         n_grains = network_blockwise(
@@ -293,6 +332,51 @@ def segment_large(
         _write_overlay_decimated(tmp["overlay"], network_input, boundaries)
     return {"shape_px": shape, "data_bar_row": bar_row, "n_grains": n_grains,
             "pixel_size_um": pixel_size_um, "notes": notes}
+
+
+def _worker_client():
+    """A client for submitting tasks from inside a Dask task, or None outside a worker."""
+    try:
+        from distributed import get_worker, worker_client
+
+        get_worker()
+    except (ImportError, ValueError):
+        return None
+    return worker_client()
+
+
+def predict_probability_band(
+    band: tuple[int, int],
+    *,
+    source_path: str,
+    rows: int,
+    median_px: int,
+    levels: tuple[float, float, float],
+    probability_path: str,
+    model: tuple[str, str],
+    tiling: tuple[int, float, int],
+    multiple: int,
+) -> int:
+    """Dask task: rows ``band`` of a mosaic's probability, written into its zarr array.
+
+    The tiling is the whole image's (`predict_tiled` with ``rows``), so the bands join exactly.
+    Rerunning it rewrites the same chunks. Returns the number of rows written.
+    """
+    import zarr
+
+    from grainseg.cluster import cached_predictor, worker_device
+    from grainseg.infer.segment import resolve_device
+
+    source = (open_zarr_image(source_path)[0] if is_zarr(source_path)
+              else TiffBands.open(source_path))
+    network_input = LazyNetworkInput(source, rows, median_px, levels=levels)
+    model_path, device = model
+    predict, _ = cached_predictor(model_path, str(resolve_device(worker_device(device))))
+    probability = ZarrPlane(zarr.open_array(probability_path, mode="r+"))
+    tile_px, overlap, batch = tiling
+    predict_tiled(network_input, predict, tile_px, overlap, batch, multiple, rows=band,
+                  out=lambda y0, block: probability.write(y0, 0, block))
+    return band[1] - band[0]
 
 
 def _write_overlay_decimated(path: Path, network_input: LazyNetworkInput,

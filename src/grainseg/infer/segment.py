@@ -40,6 +40,8 @@ class SegmentationResult:
         the outputs cover rows ``0:data_bar_row`` of the input.
     notes : list of str
         What was done that the user should know.
+    warnings : list of str
+        Why the input may not be a micrograph (`content_warnings`); empty for a normal image.
     """
 
     probability: np.ndarray
@@ -47,6 +49,24 @@ class SegmentationResult:
     grain_ids: np.ndarray
     data_bar_row: int
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def content_warnings(image: np.ndarray, tile_px: int) -> list[str]:
+    """Why ``image`` (H, W, data bar cut off) may hold nothing to segment: all NaN, constant,
+    or fewer valid (finite) pixels than one tile. Empty for a normal micrograph."""
+    finite = np.isfinite(image) if image.dtype.kind == "f" else np.ones(image.shape, bool)
+    n_valid = int(finite.sum())
+    if n_valid == 0:
+        return ["no finite pixel (all NaN): nothing to segment"]
+    values = image[finite]
+    if values.min() == values.max():
+        return [f"constant image (every pixel {float(values.min()):g}): no contrast to segment"]
+    tile_h, tile_w = min(tile_px, image.shape[0]), min(tile_px, image.shape[1])
+    if n_valid < tile_h * tile_w:
+        return [f"only {n_valid} valid pixels, fewer than one {tile_h} x {tile_w} tile: "
+                "too little image to segment reliably"]
+    return []
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -113,6 +133,33 @@ def model_predictor(model: torch.nn.Module, device: torch.device | str = "cpu") 
             return torch.sigmoid(logits.float()).cpu().numpy()
 
     return predict
+
+
+def flip_averaged(predict: Predictor) -> Predictor:
+    """Test-time augmentation: the mean of a predictor's outputs over the four flips.
+
+    Each tile is predicted as it is, mirrored left-right, up-down and both, and each output is
+    flipped back before averaging; the networks are trained with the same flips, so the mean is
+    the same estimate with less variance, at four times the network cost.
+
+    Parameters
+    ----------
+    predict : callable
+        Tile predictor ``(B, 1, h, w) float32 -> (B, 1, h, w)`` (see `model_predictor`).
+
+    Returns
+    -------
+    callable
+        A predictor of the same contract.
+    """
+
+    def averaged(tiles: np.ndarray) -> np.ndarray:
+        total = np.array(predict(tiles), dtype=np.float32)
+        for axes in ((-1,), (-2,), (-2, -1)):
+            total += np.flip(predict(np.flip(tiles, axes)), axes)
+        return total / np.float32(4.0)
+
+    return averaged
 
 
 def plan_tiling(
@@ -245,7 +292,8 @@ def segment_image(
         included: it is detected with `grainseg.preprocess.data_bar_start_row` and left out.
     model : nn.Module or callable
         A network following the `grainseg.models` contract, or a tile predictor
-        ``(B, 1, h, w) float32 -> (B, 1, h, w)`` probabilities.
+        ``(B, 1, h, w) float32 -> (B, 1, h, w)`` probabilities (wrap it in `flip_averaged` for
+        test-time flips).
     median_px : int
         Median filter of `grainseg.preprocess.preprocess_sem`; take it from the model's meta.
     tile_px, overlap, batch
@@ -285,4 +333,5 @@ def segment_image(
         grain_ids=grain_ids,
         data_bar_row=bar_row,
         notes=notes,
+        warnings=content_warnings(image[:bar_row], plan.tile_px),
     )

@@ -182,6 +182,7 @@ def predict_tiled(
     multiple: int = 1,
     out: Callable[[int, np.ndarray], None] | np.ndarray | None = None,
     progress: bool = False,
+    rows: tuple[int, int] | None = None,
 ) -> np.ndarray | None:
     """Blend tile predictions over a whole image, one row of tiles at a time.
 
@@ -207,6 +208,10 @@ def predict_tiled(
         finished band of rows (this keeps memory bounded for huge images).
     progress : bool
         Show a tqdm bar over tiles.
+    rows : (row0, row1) or None
+        Compute only the tiles that reach rows ``row0:row1`` and give only those rows (to the
+        callable ``out``, which this needs): the tiling, and so every value, is that of the
+        whole image, so bands computed apart join without a trace.
 
     Returns
     -------
@@ -231,17 +236,25 @@ def predict_tiled(
         def sink(row0: int, rows: np.ndarray) -> None:
             result[row0 : row0 + rows.shape[0]] = rows
 
-    def emit(row0: int, acc_rows: np.ndarray) -> None:
-        rows = acc_rows / weight_y[row0 : row0 + acc_rows.shape[0], None].astype(np.float32)
-        rows /= weight_x[None, :]
-        sink(row0, np.clip(rows, 0.0, 1.0, out=rows))
+    first_row, last_row = (0, height) if rows is None else rows
+    if rows is not None and not callable(sink):
+        raise ValueError("rows= needs a callable out")
 
+    def emit(row0: int, acc_rows: np.ndarray) -> None:
+        lo, hi = max(row0, first_row), min(row0 + acc_rows.shape[0], last_row)
+        if lo >= hi:
+            return
+        acc_rows = acc_rows[lo - row0 : hi - row0]
+        done = acc_rows / weight_y[lo:hi, None].astype(np.float32)
+        done /= weight_x[None, :]
+        sink(lo, np.clip(done, 0.0, 1.0, out=done))
+
+    needed = [int(y0) for y0 in tiles_y.starts if y0 < last_row and y0 + th > first_row]
     band = np.zeros((th, width), dtype=np.float32)
-    band_row0 = 0
-    bar = tqdm(total=len(tiles_y.starts) * len(tiles_x.starts), desc="tiles", unit="tile",
+    band_row0 = needed[0] if needed else 0
+    bar = tqdm(total=len(needed) * len(tiles_x.starts), desc="tiles", unit="tile",
                disable=not progress, leave=False)
-    for row, y0 in enumerate(tiles_y.starts):
-        y0 = int(y0)
+    for row, y0 in enumerate(needed):
         shift = y0 - band_row0
         if shift:
             emit(band_row0, band[:shift])
@@ -256,7 +269,7 @@ def predict_tiled(
             for x0, prob in zip(xs, probs, strict=True):
                 band[:, x0 : x0 + tw] += prob * window
             bar.update(len(xs))
-        if row == len(tiles_y.starts) - 1:
-            emit(band_row0, band[: height - band_row0])
+        if row == len(needed) - 1:
+            emit(band_row0, band[: min(height, band_row0 + th) - band_row0])
     bar.close()
     return result

@@ -76,16 +76,27 @@ class ZarrPlane:
         return np.asarray(self.array[(*self.lead, *index)])
 
 
+def _zarr():
+    """The zarr package (>= 3), or a one-line error saying how to get it."""
+    try:
+        import zarr
+    except ImportError:
+        zarr = None
+    if zarr is None or int(zarr.__version__.split(".")[0]) < 3:
+        raise GrainsegError("zarr stores need zarr >= 3 (Python >= 3.11): pip install 'zarr>=3'")
+    return zarr
+
+
 def open_zarr_image(path: str | os.PathLike) -> tuple[ZarrPlane, float | None]:
     """Open the full-resolution 2-D plane of a zarr / OME-Zarr image and its pixel size (um).
 
     Raises
     ------
     GrainsegError
-        If the path is not a zarr store, holds no 2-D image, or its metadata is damaged.
+        If the path is not a zarr store, holds no 2-D image, or its metadata is damaged, or
+        zarr >= 3 is not installed.
     """
-    import zarr
-
+    zarr = _zarr()
     path = Path(path)
     if not path.exists():
         raise input_error(path, "file not found")
@@ -145,9 +156,7 @@ def create_ome_zarr(
     chunk_px: int = CHUNK_PX,
 ) -> ZarrPlane:
     """Create an OME-NGFF 0.5 image group of zeros at ``path`` (see the module docstring)."""
-    import zarr
-
-    group = zarr.open_group(str(path), mode="w", zarr_format=3)
+    group = _zarr().open_group(str(path), mode="w", zarr_format=3)
     chunks = tuple(min(chunk_px, n) for n in shape)
     array = group.create_array("0", shape=tuple(shape), chunks=chunks, dtype=np.dtype(dtype),
                                fill_value=0, dimension_names=["y", "x"])

@@ -25,6 +25,7 @@ import tifffile
 
 from grainseg.errors import GrainsegError, input_error
 from grainseg.io.atomic import atomic_path
+from grainseg.io.omezarr import is_zarr, open_zarr_image
 from grainseg.io.sidecar import sidecar_pixel_size_um, tescan_pixel_size_um
 from grainseg.pixel_size import check_pixel_size_um
 
@@ -36,6 +37,8 @@ _MAX_COMPRESSION_RATIO = 5000
 TESCAN_TAG = 50431
 #: Suffixes read with Pillow; anything else is read as a TIFF.
 RASTER_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+#: The smallest image side read (a 1 x N row or a single pixel is no micrograph or map).
+MIN_SIDE_PX = 2
 NO_PIXEL_SIZE_NOTE = (
     "no pixel size in the file or a sidecar (FEI/Thermo Fisher, Zeiss, Tescan, JEOL, Hitachi, "
     "ImageJ): sizes in px; give the pixel size with --pixel-size-um"
@@ -179,17 +182,57 @@ def _check_declared_size(path: Path, page: tifffile.TiffPage) -> None:
         )
 
 
-def _read_tiff(path: Path, notes: list[str]) -> tuple[np.ndarray, float | None]:
-    """First page of a TIFF (palette images as their indices) and its tagged pixel size."""
+def _has_tiff_signature(path: Path) -> bool:
+    """True when the file starts as a TIFF or BigTIFF does (byte order mark, then 42 or 43)."""
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    return head in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+
+
+def _drop_singleton_axes(image: np.ndarray) -> np.ndarray:
+    """Remove length-1 axes beyond the two image axes ((1, H, W) pages, (H, W, 1) channels),
+    keeping a 1 x N image two-dimensional."""
+    if image.ndim > 2 and image.shape[-1] == 1:
+        image = image[..., 0]
+    colour_axes = 1 if image.ndim > 2 and image.shape[-1] in (3, 4) else 0
+    while image.ndim > 2 + colour_axes and image.shape[0] == 1:
+        image = image[0]
+    return image
+
+
+def _read_tiff(path: Path, notes: list[str], page: int | None) -> tuple[np.ndarray, float | None]:
+    """One page of a TIFF (palette images as their indices) and its tagged pixel size.
+
+    ``page`` counts from 1; None reads the first and, when there are more, says so in
+    ``notes``. A page that is not a colour image but holds several planes (a stack stored in
+    one page) is read as its first plane, also with a note.
+    """
     try:
         with _tifffile_messages_as_notes(notes), tifffile.TiffFile(path) as tif:
             if not tif.pages:
-                raise input_error(path, "TIFF holds no image")
-            _check_declared_size(path, tif.pages[0])
-            return tif.pages[0].asarray(), pixel_size_um_from_tags(tif)
+                raise input_error(path, "TIFF is damaged or truncated (no image directory)")
+            count = len(tif.pages)
+            if page is not None and not 1 <= page <= count:
+                raise input_error(path, f"--page {page}: the file has {count} page{'' if count == 1 else 's'}")
+            chosen = tif.pages[(page or 1) - 1]
+            if count > 1:
+                default = " (the default; --page N reads another)" if page is None else ""
+                notes.append(f"page {page or 1} of {count} read{default}")
+            _check_declared_size(path, chosen)
+            image = chosen.asarray()
+            if np.iscomplexobj(image):
+                raise input_error(path, f"complex-valued image ({image.dtype}): not a micrograph")
+            image = _drop_singleton_axes(image)
+            colour = chosen.photometric == tifffile.PHOTOMETRIC.RGB
+            if image.ndim == 3 and not colour:
+                notes.append(f"plane 1 of {image.shape[0]} of a stack read (not a colour image)")
+                image = image[0]
+            return image, pixel_size_um_from_tags(tif)
     except GrainsegError:
         raise
     except tifffile.TiffFileError as exc:
+        if _has_tiff_signature(path):  # a TIFF cut short or corrupted after its header
+            raise input_error(path, f"TIFF is damaged or truncated ({exc})") from None
         raise input_error(path, f"not a readable TIFF ({exc})") from None
     except Exception as exc:  # noqa: BLE001 - tifffile and its codecs (zlib, struct, ...) raise
         # many types on a damaged file; all of them mean the same to the user.
@@ -222,8 +265,16 @@ def _read_raster(path: Path, notes: list[str], palette_indices: bool) -> np.ndar
 
 
 def _read_image(path: str | os.PathLike, palette_indices: bool,
-                pixel_size_um: float | None = None) -> Micrograph:
+                pixel_size_um: float | None = None, page: int | None = None) -> Micrograph:
     path = Path(path)
+    if is_zarr(path):  # a folder, read whole here (`grainseg.infer.large` reads it by bands)
+        plane, pixel_size_um_file = open_zarr_image(path)
+        image, notes = plane.read(0, plane.shape[0]), []
+        if pixel_size_um is None:
+            pixel_size_um = checked_file_pixel_size_um(pixel_size_um_file, path)
+            if pixel_size_um is None:
+                notes.append(NO_PIXEL_SIZE_NOTE)
+        return Micrograph(image=image, pixel_size_um=pixel_size_um, path=path, notes=notes)
     if not path.is_file():
         raise input_error(path, "file not found")
     notes: list[str] = []
@@ -231,13 +282,16 @@ def _read_image(path: str | os.PathLike, palette_indices: bool,
     if path.suffix.lower() in RASTER_SUFFIXES:
         image, pixel_size_um = _read_raster(path, notes, palette_indices), None
     else:
-        image, pixel_size_um = _read_tiff(path, notes)
+        image, pixel_size_um = _read_tiff(path, notes, page)
     try:
-        image = to_grey(np.squeeze(image), notes)
+        image = to_grey(_drop_singleton_axes(image), notes)
     except ValueError as exc:
         raise input_error(path, str(exc)) from None
     if image.size == 0:
         raise input_error(path, "image is empty")
+    if min(image.shape) < MIN_SIDE_PX:
+        raise input_error(path, f"image is {image.shape[0]} x {image.shape[1]} px: too small, "
+                                f"an image needs at least {MIN_SIDE_PX} px in each direction")
     if given is not None:
         return Micrograph(image=image, pixel_size_um=given, path=path, notes=notes)
     if pixel_size_um is None:
@@ -251,12 +305,15 @@ def _read_image(path: str | os.PathLike, palette_indices: bool,
     return Micrograph(image=image, pixel_size_um=pixel_size_um, path=path, notes=notes)
 
 
-def read_micrograph(path: str | os.PathLike, pixel_size_um: float | None = None) -> Micrograph:
-    """Read a micrograph (TIFF first page, PNG, JPEG or BMP) with its pixel size.
+def read_micrograph(path: str | os.PathLike, pixel_size_um: float | None = None,
+                    page: int | None = None) -> Micrograph:
+    """Read a micrograph (TIFF page, PNG, JPEG, BMP, or the 2-D plane of a zarr /
+    OME-Zarr store, see `grainseg.io.omezarr`) with its pixel size.
 
     Colour images are converted to grey; the pixel size comes from the sources in the module
     notes, and a note says which (or that none was found: sizes are then in px). A
     ``pixel_size_um`` given by the user (µm, checked by the caller) replaces those sources.
+    ``page`` (from 1) picks a page of a multi-page TIFF; by default the first, with a note.
 
     Raises
     ------
@@ -264,7 +321,7 @@ def read_micrograph(path: str | os.PathLike, pixel_size_um: float | None = None)
         If the file is missing, unreadable, truncated, empty or not a 2-D image, or its
         metadata gives an implausible pixel size (`checked_file_pixel_size_um`).
     """
-    return _read_image(path, palette_indices=False, pixel_size_um=pixel_size_um)
+    return _read_image(path, palette_indices=False, pixel_size_um=pixel_size_um, page=page)
 
 
 def read_mask(path: str | os.PathLike) -> np.ndarray:

@@ -195,7 +195,7 @@ def _flatten(obj: dict, prefix: str = "") -> dict:
     return out
 
 
-def section_grains(roots: Sequence[Path]) -> list[Section]:
+def section_grains(roots: Sequence[Path], notes: list[str]) -> list[Section]:
     """Figs. 5-7 and the grain statistics table from ``grainseg grains`` outputs."""
     fig5 = Section("Fig. 5 - Boundary width distributions and difference to the reference")
     fig6 = Section("Fig. 6 - Grain aspect ratio with beta fits")
@@ -204,6 +204,9 @@ def section_grains(roots: Sequence[Path]) -> list[Section]:
     rows, dist_rows = [], []
     for summary_path in _files(roots, "summary.json"):
         summary = _read_json(summary_path)
+        if summary is None:
+            notes.append(f"{summary_path}: not readable JSON (damaged or cut short), left out")
+            continue
         if not isinstance(summary, dict) or "astm_g_planimetric" not in summary:
             continue
         where = _label(summary_path.parent, roots)
@@ -225,7 +228,7 @@ def section_grains(roots: Sequence[Path]) -> list[Section]:
     return [fig5, fig6, fig7, table]
 
 
-def section_metrics(roots: Sequence[Path]) -> Section:
+def section_metrics(roots: Sequence[Path], notes: list[str]) -> Section:
     """Tables 2-4: evaluation scores, and the training curves of the runs."""
     section = Section("Metrics - evaluation scores and training curves")
     rows = []
@@ -250,7 +253,7 @@ def section_metrics(roots: Sequence[Path]) -> Section:
                                                              for r in records[1:]],
                                                 f"{caption}: {_label(path, roots)}"))
     for path in _files(roots, "metrics.csv")[:6]:
-        fig = _training_curves(path, _label(path.parent, roots))
+        fig = _training_curves(path, _label(path.parent, roots), notes)
         if fig is not None:
             section.items.append(figure_item(fig, _label(path, roots)))
     return section
@@ -264,24 +267,36 @@ def _number(text: str) -> object:
         return text
 
 
-def _training_curves(path: Path, title: str) -> Figure | None:
-    """Loss-like columns of a Lightning metrics.csv against the step (or epoch)."""
+def _training_curves(path: Path, title: str, notes: list[str]) -> Figure | None:
+    """Loss-like columns of a Lightning metrics.csv against the step (or epoch).
+
+    A damaged file gives a line in ``notes`` (unreadable, no such columns, rows cut short or
+    cells that are not numbers, which are left out) instead of an error.
+    """
     try:
         with path.open(newline="", encoding="utf-8") as handle:
             records = list(csv.DictReader(handle))
-    except (OSError, csv.Error):
+    except (OSError, ValueError, csv.Error) as exc:  # UnicodeDecodeError is a ValueError
+        notes.append(f"{path}: not a readable metrics.csv ({type(exc).__name__}), left out")
         return None
     if not records:
         return None
     x_key = "step" if "step" in records[0] else "epoch" if "epoch" in records[0] else None
     columns = [c for c in records[0] if c and "loss" in c]
     if x_key is None or not columns:
+        notes.append(f"{path}: no epoch or step and loss columns (damaged?), left out")
         return None
+    bad_rows = sum(None in r or None in r.values() for r in records)
+    table = {key: [_number(r.get(key) or "") for r in records] for key in (x_key, *columns)}
+    bad_cells = sum(isinstance(v, str) and v != "" for values in table.values() for v in values)
+    if bad_rows or bad_cells:
+        notes.append(f"{path}: {bad_rows} row(s) of the wrong length and {bad_cells} cell(s) "
+                     "that are not numbers (damaged file?); those points are left out")
     fig = Figure(figsize=(5.5, 3.5))
     ax = fig.add_subplot()
     for column in columns:
-        pairs = [(float(r[x_key]), float(r[column])) for r in records
-                 if r.get(column) not in (None, "") and r.get(x_key) not in (None, "")]
+        pairs = [(x, y) for x, y in zip(table[x_key], table[column], strict=True)
+                 if isinstance(x, float) and isinstance(y, float)]
         if pairs:
             xs, ys = zip(*pairs, strict=True)
             ax.plot(xs, ys, marker="." if len(xs) < 50 else None, label=column)
@@ -322,7 +337,8 @@ def collect_sections(roots: Iterable[str | os.PathLike]) -> tuple[list[Section],
     notes: list[str] = []
     fig2, fig3 = section_prediction(paths, notes)
     sections = [section_micrograph(paths, notes), fig2, fig3, section_drift(paths),
-                *section_grains(paths), section_metrics(paths), section_segmentations(paths)]
+                *section_grains(paths, notes), section_metrics(paths, notes),
+                section_segmentations(paths)]
     return [s for s in sections if s.items], notes
 
 

@@ -260,9 +260,9 @@ def segment_for_review(
     flips: bool = True,
     threshold: float = 0.5,
     min_grain_px: int = 20,
-    tile_px: int = 512,
-    overlap: float = 0.25,
-    batch: int = 8,
+    tile_px: int | None = None,
+    overlap: float | None = None,
+    batch: int | None = None,
     device: str = "auto",
     on_progress: Callable[[int, int], None] | None = None,
     stop: threading.Event | None = None,
@@ -278,7 +278,8 @@ def segment_for_review(
     flips : bool
         Also predict the three flips for the uncertainty (4 times the work).
     threshold, min_grain_px, tile_px, overlap, batch, device
-        As for ``grainseg segment``.
+        As for ``grainseg segment`` (tiling None: chosen for the device by
+        `grainseg.infer.segment.plan_tiling`).
     on_progress : callable ``(tiles_done, tiles_total) -> None``, optional
         Called after every batch of tiles.
     stop : threading.Event, optional
@@ -293,6 +294,7 @@ def segment_for_review(
     from grainseg.infer.segment import (
         default_model_path,
         load_predictor,
+        plan_tiling,
         resolve_device,
         segment_image,
     )
@@ -301,13 +303,16 @@ def segment_for_review(
     from grainseg.preprocess import data_bar_start_row, preprocess_sem
 
     model_path = Path(model_path) if model_path else default_model_path()
-    predict, meta = load_predictor(model_path, resolve_device(device))
+    device = resolve_device(device)
+    predict, meta = load_predictor(model_path, device)
     median_px = int(meta.get("median_px", 3))
-    tiling = dict(tile_px=tile_px, overlap=overlap, batch=batch, multiple=SIZE_MULTIPLE)
+    plan = plan_tiling(predict, device, tile_px, overlap, batch)
+    tiling = dict(tile_px=plan.tile_px, overlap=plan.overlap, batch=plan.batch,
+                  multiple=SIZE_MULTIPLE)
     bar_row = data_bar_start_row(np.asarray(image))
-    overlap_px = int(round(overlap * tile_px))
-    per_pass = (len(axis_tiling(bar_row, tile_px, overlap_px, SIZE_MULTIPLE).starts)
-                * len(axis_tiling(image.shape[1], tile_px, overlap_px, SIZE_MULTIPLE).starts))
+    overlap_px = int(round(plan.overlap * plan.tile_px))
+    per_pass = (len(axis_tiling(bar_row, plan.tile_px, overlap_px, SIZE_MULTIPLE).starts)
+                * len(axis_tiling(image.shape[1], plan.tile_px, overlap_px, SIZE_MULTIPLE).starts))
     total = per_pass * (4 if flips else 1)
     done = 0
 

@@ -236,9 +236,9 @@ class ReviewWidget(QWidget):
         style_role = "ignore" if role == "not_reviewed" else role
         data, kwargs, kind = layer_data(data, style_role, stem, session.pixel_size_um,
                                         session.image_path, name=name)
-        if role == "not_reviewed":
+        if role == "not_reviewed":  # a faint veil over what is left to check
             kwargs["metadata"]["grainseg"]["role"] = role
-            kwargs["visible"] = True
+            kwargs.update(visible=True, opacity=0.1)
         add = self.viewer.add_labels if kind == "labels" else self.viewer.add_image
         self._layers[role] = add(data, **kwargs)
 
@@ -412,17 +412,19 @@ class ReviewWidget(QWidget):
             self._say("no uncertain region left to review"
                       if self.session.uncertainty is not None else "no uncertainty map")
             return None
-        scale = np.asarray(self._layers["grain_ids"].scale)[-2:]
-        self.viewer.camera.center = tuple(np.asarray(region.centre_rc) * scale)
+        grain_layer = self._layers["grain_ids"]
+        scale = np.asarray(grain_layer.scale)[-2:]
+        self.viewer.scene.camera.center = tuple(np.asarray(region.centre_rc) * scale)
         row0, row1, col0, col1 = region.box
-        corners = np.array([[row0, col0], [row0, col1], [row1, col1], [row1, col0]]) * scale
+        corners = np.array([[row0, col0], [row0, col1], [row1, col1], [row1, col0]], float)
         current = self._layers.get("region")
         if current is not None and current in self.viewer.layers:
             current.data = [corners]
         else:
             self._layers["region"] = self.viewer.add_shapes(
                 [corners], shape_type="rectangle", edge_color="yellow", face_color="transparent",
-                edge_width=2 * float(scale[0]), name="uncertain region")
+                edge_width=2, name="uncertain region", scale=tuple(scale),
+                units=grain_layer.units)
         self.viewer.layers.selection.active = self._layers["grain_ids"]
         return region
 

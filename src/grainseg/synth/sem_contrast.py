@@ -100,14 +100,15 @@ def hard_style(base: SemStyle, rng: np.random.Generator) -> SemStyle:
     low grain contrast, few grooves, many pits with bright rims, contamination rings."""
     return replace(
         base,
-        grain_contrast=float(rng.uniform(0.05, 0.15)),
+        grain_contrast=float(rng.uniform(0.08, 0.2)),
+        noise_sigma=float(rng.uniform(0.05, 0.15)),
         groove_fraction=float(rng.uniform(0.0, 0.3)),
-        similar_share=float(rng.uniform(0.25, 0.5)),
+        similar_share=float(rng.uniform(0.2, 0.4)),
         similar_step=float(rng.uniform(0.3, 1.0)),
         pits_per_mpx=float(rng.uniform(20.0, 120.0)),
         pit_radius_px=float(rng.uniform(3.0, 8.0)),
         pit_rim=float(rng.uniform(0.15, 0.5)),
-        rings_per_mpx=float(rng.uniform(10.0, 60.0)),
+        rings_per_mpx=float(rng.uniform(10.0, 40.0)),
         ring_depth=float(rng.uniform(0.04, 0.15)),
     )
 

@@ -51,7 +51,8 @@ class TrainConfig:
     max_time_min : float or None
         Stop after this many minutes of training (the best model so far is kept).
     init : str or None
-        Start from these weights (model.pt, run directory or .ckpt) of the same architecture.
+        Start from these weights (model.pt, run directory or .ckpt, or "default" for the shipped
+        model) of the same architecture.
     topo_lambda : float
         Weight of the topological loss added to BCE (the paper: 0.04); 0 = BCE only.
     topo_loss : str

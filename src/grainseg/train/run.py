@@ -30,7 +30,13 @@ from grainseg.data.dataset import EpochSampler, PatchDataset, ResumableLoader, o
 from grainseg.errors import GrainsegError, input_error
 from grainseg.io.atomic import USER_ERRNOS, ensure_output_dir, write_json_atomic
 from grainseg.io.owner import claim_folder
-from grainseg.models import count_parameters, load_model, read_torch_file, save_model
+from grainseg.models import (
+    count_parameters,
+    default_model_path,
+    load_model,
+    read_torch_file,
+    save_model,
+)
 from grainseg.train.callbacks import (
     CosineDecay,
     CsvLog,
@@ -109,6 +115,23 @@ def versions() -> dict:
         "cuda": torch.version.cuda if torch.cuda.is_available() else None,
         "gpus": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())],
     }
+
+
+def _init_model(config: TrainConfig, explicit: set[str] | None) -> torch.nn.Module:
+    """The network ``config.init`` names (``"default"``: the shipped model); fills in
+    ``config.arch`` / ``config.width`` from it unless they were given explicitly."""
+    if config.init == "default":
+        config.init = str(default_model_path())
+    if explicit is None:
+        return load_model(config.init, expect_arch=config.arch)[0]
+    start, _ = load_model(config.init)
+    if "arch" not in explicit:
+        config.arch = start.arch
+    if "width" not in explicit:
+        config.width = float(start.width)
+    if start.arch != config.arch:
+        raise input_error(config.init, f"holds a {start.arch} model, not {config.arch}")
+    return start
 
 
 def _resumed_config(run: Path, given: TrainConfig, explicit: set[str]) -> TrainConfig:
@@ -271,7 +294,9 @@ def train(
         ``explicit`` override it (epochs, patience, max time, workers...), except the data set,
         architecture, width and seed, which must match.
     explicit : set of str or None
-        Config fields the user set explicitly (only used with ``resume``).
+        Config fields the user set explicitly. With ``resume``: the options that may change.
+        With ``config.init``: architecture and width not in it are taken from the init model
+        (None: they must match the config).
     callbacks : list of lightning Callback
         Extra callbacks (tests use one to kill the process mid-epoch).
     progress : bool
@@ -309,7 +334,7 @@ def train(
             raise input_error(config.dataset, f"data set changed since {run} was started")
     start = None
     if config.init and not resume:
-        start, _ = load_model(config.init, expect_arch=config.arch)
+        start = _init_model(config, explicit)
 
     L.seed_everything(config.seed, workers=True, verbose=False)
     module = BoundaryModule(
