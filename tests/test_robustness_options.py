@@ -5,6 +5,7 @@ in one image of a `segment` batch fails that image only."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -173,7 +174,8 @@ def test_grains_pixel_size_option(tmp_path, capsys, value):
 def test_labels_and_grains_pixel_size_from_metadata(tmp_path, capsys, value):
     sem = tmp_path / "sem.tif"
     _tiff_claiming(sem, np.zeros((32, 32), np.uint8), value)
-    assert main(["labels", "--sem", str(sem), "--ebsd", str(tmp_path / "map.ang"),
+    ebsd_map = Path(__file__).parent / "data" / "ebsd" / "copper_hex_crop.ang"
+    assert main(["labels", "--sem", str(sem), "--ebsd", str(ebsd_map),
                  "--out", str(tmp_path / "o")]) == 2
     line = _one_line(capsys)
     assert str(sem) in line and "pixel size" in line and "--pixel-size-um" in line
