@@ -17,17 +17,9 @@ from grainseg.cluster import check_cluster
 from grainseg.errors import GrainsegError
 from grainseg.infer.batch import OUTPUTS
 from grainseg.io.tiff import write_tiff
-from grainseg.models import build_model, save_model
 
 distributed = pytest.importorskip("distributed")
 
-
-@pytest.fixture(scope="module")
-def model_file(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("model") / "model.pt"
-    save_model(path, build_model("unet", width=0.0625), {"median_px": 3, "patch": 64})
-    return path
 
 
 @pytest.fixture(scope="module")

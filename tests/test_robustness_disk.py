@@ -14,6 +14,7 @@ import sys
 from collections import namedtuple
 
 import pytest
+from helpers.cli import one_error_line
 from test_data_helpers import make_pairs
 
 from grainseg.cli import main
@@ -21,13 +22,6 @@ from grainseg.data import build_dataset, resolve_pair
 
 TINY = ["--width", "0.125", "--batch", "4", "--no-progress"]
 
-
-def _one_line(capsys) -> str:
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    lines = [line for line in err.strip().splitlines() if line.startswith("grainseg ")]
-    assert len(lines) == 1 and "error" in lines[0], err
-    return lines[0]
 
 
 def _hidden(folder):
@@ -50,7 +44,7 @@ def test_dataset_checks_free_space_first(pairs, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(build.shutil, "disk_usage", lambda path: usage(10**9, 10**9, 4096))
     out = tmp_path / "ds"
     assert main(["dataset", *pairs, "--out", str(out), "--patch", "32"]) == 2
-    line = _one_line(capsys)
+    line = one_error_line(capsys)
     assert str(out) in line and "MiB free" in line
     assert list(tmp_path.iterdir()) == []
 
@@ -64,7 +58,7 @@ def test_dataset_disk_fills_while_writing(pairs, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(os, "posix_fallocate", full)
     out = tmp_path / "ds"
     assert main(["dataset", *pairs, "--out", str(out), "--patch", "32"]) == 2
-    line = _one_line(capsys)
+    line = one_error_line(capsys)
     assert str(out) in line and "No space left on device" in line
     assert list(tmp_path.iterdir()) == []
 
@@ -102,7 +96,7 @@ def test_train_disk_fills_keeps_the_last_complete_checkpoint(pairs, tmp_path, ca
     run = tmp_path / "run"
     code = main(["train", str(ds), "--out", str(run), "--epochs", "3", "--save-every", "1",
                  *TINY])
-    line = _one_line(capsys)
+    line = one_error_line(capsys)
     last = run / "checkpoints" / "last.ckpt"
     assert code == 2
     assert "No space left on device" in line and "training stopped" in line

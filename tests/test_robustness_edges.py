@@ -10,20 +10,11 @@ import math
 import numpy as np
 import pytest
 import tifffile
-import torch
+from helpers.cli import one_error_line
 from test_grains_cli import grid_mask
 
 from grainseg.cli import main
 from grainseg.io.tiff import write_tiff
-from grainseg.models import build_model, save_model
-
-
-def _one_line_error(capsys) -> str:
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    lines = [line for line in err.strip().splitlines() if line.startswith("grainseg ")]
-    assert len(lines) == 1 and "error" in lines[0], err  # progress bars aside
-    return lines[0]
 
 
 def _strict_json(path):
@@ -69,7 +60,7 @@ def test_dataset_with_everything_ignored(label_pairs, tmp_path, capsys):
     pair = f"{folder / 'sem.tif'}:{folder / 'none.tif'}:{folder / 'all.tif'}"
     out = tmp_path / "ds"
     assert main(["dataset", *_two_images(pair), "--out", str(out), "--patch", "32"]) == 2
-    line = _one_line_error(capsys)
+    line = one_error_line(capsys)
     assert (f"everything is ignored) in {', '.join(_two_images(pair))}; check the ignore masks"
             in line)
     assert not out.exists()
@@ -150,7 +141,7 @@ def test_grains_bad_pixel_size(tmp_path, capsys, value):
     write_tiff(path, grid_mask())
     assert main(["grains", str(path), "--out", str(tmp_path / "o"),
                  "--pixel-size-um", value]) == 2
-    assert "pixel size" in _one_line_error(capsys).replace("pixel-size", "pixel size")
+    assert "pixel size" in one_error_line(capsys).replace("pixel-size", "pixel size")
     assert not (tmp_path / "o" / "summary.json").exists()
 
 
@@ -160,19 +151,12 @@ def test_labels_bad_pixel_size(tmp_path, capsys, value):
     out = tmp_path / "o"
     assert main(["labels", "--sem", str(tmp_path / "sem.tif"), "--ebsd",
                  str(tmp_path / "map.ang"), "--out", str(out), "--pixel-size-um", value]) == 2
-    assert f"--pixel-size-um {value}: not a plausible pixel size" in _one_line_error(capsys)
+    assert f"--pixel-size-um {value}: not a plausible pixel size" in one_error_line(capsys)
     assert not out.exists() or list(out.iterdir()) == []
 
 
 # ------------------------------------------------------------- odd micrographs to segment
 
-
-@pytest.fixture(scope="module")
-def model_file(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("model") / "model.pt"
-    save_model(path, build_model("unet", width=0.0625), {"median_px": 3, "patch": 64})
-    return path
 
 
 def test_segment_tiny_blank_nan_and_16_bit_images(model_file, tmp_path, capsys):
@@ -202,7 +186,7 @@ def test_synth_ebsd_step_larger_than_the_image(tmp_path, capsys):
     out = tmp_path / "s"
     assert main(["synth", "--n", "1", "--size", "128x128", "--ebsd-step-px", "100000",
                  str(out)]) == 2
-    assert "EBSD step 100000.0 px: must be at most a quarter" in _one_line_error(capsys)
+    assert "EBSD step 100000.0 px: must be at most a quarter" in one_error_line(capsys)
     assert not out.exists() or list(out.iterdir()) == []
 
 
@@ -212,7 +196,7 @@ def test_grains_nan_minimum_diameter(tmp_path, capsys):
     write_tiff(path, grid_mask())
     assert main(["grains", str(path), "--out", str(tmp_path / "o"),
                  "--min-diameter-px", "nan"]) == 2
-    assert "minimum diameter must be >= 0 px, got nan" in _one_line_error(capsys)
+    assert "minimum diameter must be >= 0 px, got nan" in one_error_line(capsys)
 
 
 def test_labels_for_sem_and_ebsd_of_different_areas(tmp_path, capsys):
@@ -223,7 +207,7 @@ def test_labels_for_sem_and_ebsd_of_different_areas(tmp_path, capsys):
     out = tmp_path / "labels"
     sem, ebsd = tmp_path / "s" / "specimen_000_sem.tif", tmp_path / "s" / "specimen_001_ebsd.ctf"
     assert main(["labels", "--sem", str(sem), "--ebsd", str(ebsd), "--out", str(out)]) == 2
-    line = _one_line_error(capsys)
+    line = one_error_line(capsys)
     assert f"SEM {sem} and EBSD {ebsd}: " in line
     assert "no overlap between the SEM image and the EBSD map" in line or \
         "registration failed or doubtful" in line
@@ -239,5 +223,5 @@ def test_resume_from_a_damaged_checkpoint(no_boundary_run, tmp_path, capsys):
     last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])
     code = main(["train", str(no_boundary_run / "ds"), "--out", str(run), "--resume",
                  "--epochs", "2", "--no-progress"])
-    line = _one_line_error(capsys)
+    line = one_error_line(capsys)
     assert code == 2 and f"{last}: damaged, or not a model file or checkpoint" in line

@@ -10,20 +10,10 @@ import json
 import numpy as np
 import pytest
 import tifffile
-import torch
 from test_infer_segment import cell_image
 
 from grainseg.cli import main
 from grainseg.io.tiff import read_micrograph
-from grainseg.models import build_model, save_model
-
-
-@pytest.fixture(scope="module")
-def model_file(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("model") / "model.pt"
-    save_model(path, build_model("unet", width=0.0625), {"median_px": 3, "patch": 64})
-    return path
 
 
 def _segment(model_file, tmp_path, *images, extra=()):

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import tifffile
 import torch
+from helpers.cli import one_error_line
 from test_data_helpers import make_pairs
 from test_grains_cli import grid_mask
 from test_infer_segment import cell_image
@@ -18,15 +19,6 @@ from test_infer_segment import cell_image
 from grainseg.cli import main
 from grainseg.data import build_dataset, resolve_pair
 from grainseg.io.tiff import write_tiff
-from grainseg.models import build_model, save_model
-
-
-def _one_line(capsys) -> str:
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    lines = [line for line in err.strip().splitlines() if line.startswith("grainseg ")]
-    assert len(lines) == 1 and "error" in lines[0], err
-    return lines[0]
 
 
 def _tiff_claiming(path, array, pixel_size_um) -> None:
@@ -49,13 +41,6 @@ def dataset(pairs):
     return folder / "ds"
 
 
-@pytest.fixture(scope="module")
-def model_file(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("model") / "model.pt"
-    save_model(path, build_model("unet", width=0.0625), {"median_px": 3, "patch": 64})
-    return path
-
 
 # ------------------------------------------------------------------------------- dataset
 
@@ -66,7 +51,7 @@ def test_dataset_median_out_of_range(pairs, tmp_path, capsys, value):
     out = tmp_path / "ds"
     assert main(["dataset", *prefixes, "--out", str(out), "--patch", "32",
                  "--median", value]) == 2
-    line = _one_line(capsys)
+    line = one_error_line(capsys)
     assert f"--median {value}" in line and "between 0 and" in line
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
@@ -76,7 +61,7 @@ def test_dataset_out_is_a_file(pairs, tmp_path, capsys):
     out = tmp_path / "afile"
     out.write_text("keep me")
     assert main(["dataset", *prefixes, "--out", str(out), "--patch", "32"]) == 2
-    line = _one_line(capsys)
+    line = one_error_line(capsys)
     assert f"{out}: output path exists and is not a folder" in line
     assert out.read_text() == "keep me"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
@@ -85,7 +70,7 @@ def test_dataset_out_is_a_file(pairs, tmp_path, capsys):
 def test_dataset_negative_seed(pairs, tmp_path, capsys):
     folder, prefixes = pairs
     assert main(["dataset", *prefixes, "--out", str(tmp_path / "ds"), "--seed", "-1"]) == 2
-    assert "--seed -1" in _one_line(capsys)
+    assert "--seed -1" in one_error_line(capsys)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -96,7 +81,7 @@ def test_dataset_negative_seed(pairs, tmp_path, capsys):
 def test_train_seed_out_of_range(dataset, tmp_path, capsys, seed):
     out = tmp_path / "run"
     assert main(["train", str(dataset), "--out", str(out), "--seed", seed, "--no-progress"]) == 2
-    line = _one_line(capsys)
+    line = one_error_line(capsys)
     assert f"--seed {seed}" in line and "between 0 and 4294967295" in line
     assert not out.exists()
 
@@ -106,7 +91,7 @@ def test_train_more_devices_than_the_machine_has(dataset, tmp_path, capsys, monk
     out = tmp_path / "run"
     assert main(["train", str(dataset), "--out", str(out), "--devices", "99",
                  "--no-progress"]) == 2
-    line = _one_line(capsys)
+    line = one_error_line(capsys)
     assert "--devices 99" in line and "CPU" in line
     assert not out.exists()
 
@@ -124,7 +109,7 @@ def test_compare_bad_weight_refused_before_training(dataset, tmp_path, capsys, m
     out = tmp_path / "tables"
     assert main(["compare", str(dataset), "--out", str(out), "--archs", "unet",
                  "--pos-weights", "4,-1"]) == 2
-    line = _one_line(capsys)
+    line = one_error_line(capsys)
     assert "--pos-weights" in line and "-1" in line
     assert not out.exists()
 
@@ -140,7 +125,7 @@ def test_compare_empty_list_is_refused(dataset, tmp_path, capsys, monkeypatch, o
     monkeypatch.setattr(compare_module, "train", no_training)
     out = tmp_path / "tables"
     assert main(["compare", str(dataset), "--out", str(out), option, text]) == 2
-    line = _one_line(capsys)
+    line = one_error_line(capsys)
     assert option in line and "none" in line
     assert not out.exists()
 
@@ -156,7 +141,7 @@ def test_labels_pixel_size_option(tmp_path, capsys, value):
     out = tmp_path / "o"
     assert main(["labels", "--sem", str(tmp_path / "sem.tif"), "--ebsd",
                  str(tmp_path / "map.ang"), "--out", str(out), "--pixel-size-um", value]) == 2
-    assert f"--pixel-size-um {value}" in _one_line(capsys).replace("+", "")
+    assert f"--pixel-size-um {value}" in one_error_line(capsys).replace("+", "")
     assert not out.exists() or list(out.iterdir()) == []
 
 
@@ -166,7 +151,7 @@ def test_grains_pixel_size_option(tmp_path, capsys, value):
     out = tmp_path / "o"
     assert main(["grains", str(tmp_path / "m.tif"), "--out", str(out),
                  "--pixel-size-um", value]) == 2
-    assert f"--pixel-size-um {value}" in _one_line(capsys).replace("+", "")
+    assert f"--pixel-size-um {value}" in one_error_line(capsys).replace("+", "")
     assert not (out / "summary.json").exists()
 
 
@@ -177,12 +162,12 @@ def test_labels_and_grains_pixel_size_from_metadata(tmp_path, capsys, value):
     ebsd_map = Path(__file__).parent / "data" / "ebsd" / "copper_hex_crop.ang"
     assert main(["labels", "--sem", str(sem), "--ebsd", str(ebsd_map),
                  "--out", str(tmp_path / "o")]) == 2
-    line = _one_line(capsys)
+    line = one_error_line(capsys)
     assert str(sem) in line and "pixel size" in line and "--pixel-size-um" in line
     mask = tmp_path / "m.tif"
     _tiff_claiming(mask, grid_mask(), value)
     assert main(["grains", str(mask), "--out", str(tmp_path / "g")]) == 2
-    line = _one_line(capsys)
+    line = one_error_line(capsys)
     assert str(mask) in line and "pixel size" in line
     # the option replaces metadata that cannot be right
     assert main(["grains", str(mask), "--out", str(tmp_path / "g"),

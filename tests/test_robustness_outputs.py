@@ -6,20 +6,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from helpers.cli import one_error_line
 from test_data_helpers import make_pairs
 from test_grains_cli import grid_mask
 
 from grainseg.cli import main
 from grainseg.data import build_dataset, resolve_pair
 from grainseg.io.tiff import write_tiff
-
-
-def _one_line(capsys) -> str:
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    lines = [line for line in err.strip().splitlines() if line.startswith("grainseg ")]
-    assert len(lines) == 1 and "error" in lines[0], err
-    return lines[0]
 
 
 def _snapshot(folder):
@@ -53,7 +46,7 @@ def test_train_refuses_a_folder_it_did_not_make(dataset, tmp_path, capsys, conte
     out.mkdir()
     (out / content).write_bytes(b"a colleague's file")
     assert main(["train", str(dataset), "--out", str(out), "--no-progress"]) == 2
-    line = _one_line(capsys)
+    line = one_error_line(capsys)
     assert f"{out}: holds files grainseg did not write ({content})" in line
     assert _snapshot(out) == {content: b"a colleague's file"}
 
@@ -62,7 +55,7 @@ def test_train_refuses_another_stage_folder(dataset, tmp_path, capsys):
     out = _ebsd_grains_folder(tmp_path / "ebsd")
     before = _snapshot(out)
     assert main(["train", str(dataset), "--out", str(out), "--no-progress"]) == 2
-    assert "holds the outputs of `grainseg ebsd-grains`" in _one_line(capsys)
+    assert "holds the outputs of `grainseg ebsd-grains`" in one_error_line(capsys)
     assert _snapshot(out) == before
 
 
@@ -79,7 +72,7 @@ def test_labels_refuses_an_ebsd_grains_folder(tmp_path, capsys, marked_by):
     write_tiff(tmp_path / "sem.tif", grid_mask(), 0.1)
     assert main(["labels", "--sem", str(tmp_path / "sem.tif"), "--ebsd",
                  str(tmp_path / "map.ang"), "--out", str(out)]) == 2
-    line = _one_line(capsys)
+    line = one_error_line(capsys)
     assert f"{out}: holds the outputs of `grainseg ebsd-grains`" in line
     assert _snapshot(out) == before
 
@@ -96,23 +89,12 @@ def test_other_commands_refuse_a_labels_folder(tmp_path, capsys, command):
     args = {"grains": ["grains", str(mask)], "segment": ["segment", str(mask)],
             "ebsd-grains": ["ebsd-grains", str(tmp_path / "map.ang")]}[command]
     assert main([*args, "--out", str(out)]) == 2
-    assert f"{out}: holds the outputs of `grainseg labels`" in _one_line(capsys)
+    assert f"{out}: holds the outputs of `grainseg labels`" in one_error_line(capsys)
     assert _snapshot(out) == before
 
 
 # ------------------------------------------------------------- segment and grains names
 
-
-@pytest.fixture(scope="module")
-def model_file(tmp_path_factory):
-    import torch
-
-    from grainseg.models import build_model, save_model
-
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("model") / "model.pt"
-    save_model(path, build_model("unet", width=0.0625), {"median_px": 3, "patch": 64})
-    return path
 
 
 def _micrograph(path, seed):
@@ -141,7 +123,7 @@ def test_segment_refuses_names_that_still_collide(model_file, tmp_path, capsys):
     out = tmp_path / "o"
     assert main(["segment", *map(str, paths), "--model", str(model_file), "--out", str(out),
                  "--tile", "64"]) == 2
-    line = _one_line(capsys)
+    line = one_error_line(capsys)
     assert "same output name" in line and str(paths[1]) in line and str(paths[2]) in line
     assert not out.exists() or list(out.iterdir()) == []
 
@@ -157,7 +139,7 @@ def test_segment_never_replaces_an_input(model_file, tmp_path, capsys):
     before = b.read_bytes()
     assert main(["segment", str(a), str(b), "--model", str(model_file), "--out", str(folder),
                  "--tile", "64"]) == 2
-    line = _one_line(capsys)
+    line = one_error_line(capsys)
     assert f"{b}: would be replaced by an output of {a}" in line
     assert b.read_bytes() == before
     assert sorted(p.name for p in folder.iterdir()) == ["a.tif", "a_boundaries.tif"]

@@ -5,24 +5,15 @@ import json
 import numpy as np
 import pytest
 import tifffile
-import torch
 from test_infer_postprocess import assert_closed_thin_network
 from test_infer_segment import cell_image
 
 from grainseg.cli import main
 from grainseg.infer import large
 from grainseg.io.tiff import read_micrograph, write_tiff
-from grainseg.models import build_model, save_model
 
 OUTPUTS = ("probability.tif", "boundaries.tif", "grain_ids.tif", "overlay.png")
 
-
-@pytest.fixture(scope="module")
-def model_file(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("model") / "model.pt"
-    save_model(path, build_model("unet", width=0.0625), {"median_px": 3, "patch": 64})
-    return path
 
 
 @pytest.fixture()
