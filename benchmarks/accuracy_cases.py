@@ -23,6 +23,8 @@ from orix.quaternion import Rotation
 from orix.vector import Vector3d
 from scipy import ndimage
 
+from grainseg.synth.microstructure import boundary_mask
+
 SHARED_EBSD = Path(__file__).resolve().parents[2] / "shared" / "data" / "ebsd"
 #: The real maps (copper_hex.osc is the same scan as copper_hex.ang; nickel_tiny is 40 x 4).
 EBSD_FILES = ("ni_superalloy.cpr", "sdss_ferrite_austenite.ang", "copper_hex.ang",
@@ -57,17 +59,6 @@ class Case:
     truth_boundaries: np.ndarray
     valid: np.ndarray
     pixel_size_um: float
-
-
-def boundary_pixels(ids: np.ndarray) -> np.ndarray:
-    """(H, W) bool: pixels with a 4-neighbour of another ID."""
-    out = np.zeros(ids.shape, bool)
-    dr, dc = ids[1:] != ids[:-1], ids[:, 1:] != ids[:, :-1]
-    out[1:] |= dr
-    out[:-1] |= dr
-    out[:, 1:] |= dc
-    out[:, :-1] |= dc
-    return out
 
 
 #: Low-index zone axes of a cubic crystal and how bright a grain is when the beam runs along
@@ -162,7 +153,7 @@ def real_geometry_cases(ebsd_dir: Path = SHARED_EBSD, scales: tuple[int, ...] = 
             image = render_orientation_contrast(filled, grey, rng)
             valid = ~ndimage.binary_dilation(unassigned, iterations=3)
             cases.append(Case(f"{path.stem} x{scale}", "real geometry", image,
-                              boundary_pixels(filled) & valid, valid,
+                              boundary_mask(filled) & valid, valid,
                               ebsd.step_um / scale))
     return cases
 

@@ -201,18 +201,14 @@ def _rings(shape: tuple[int, int], count: int, rng: np.random.Generator) -> np.n
     Beam contamination and drying stains leave rings 10-60 px across that look like a small
     grain's outline; they are drawn so that a network learns they are not boundaries.
     """
-    out = np.zeros(shape, dtype=np.float32)
     if count == 0:
-        return out
-    radius_px = (5.0, 30.0)
+        return np.zeros(shape, dtype=np.float32)
     # A ring is the rim zone of a disc: distance ratio within 1 +- (width / radius).
-    dist = _discs(shape, count, radius_px, rng)
+    dist = _discs(shape, count, (5.0, 30.0), rng)
     width_ratio = rng.uniform(0.06, 0.15)
     profile = np.exp(-0.5 * ((dist - 1.0) / width_ratio) ** 2)
     # One sign for the whole image keeps this vectorised; half the specimens get bright rings.
-    sign = rng.choice([-1.0, 1.0])
-    out += (sign * profile).astype(np.float32)
-    return out
+    return (rng.choice([-1.0, 1.0]) * profile).astype(np.float32)
 
 
 def blend_neighbour_levels(
