@@ -18,7 +18,7 @@ from orix.quaternion import Rotation
 from grainseg.cli import main
 from grainseg.ebsd.grains import reconstruct_grains
 from grainseg.errors import GrainsegError
-from grainseg.io.ebsd import EBSDMap, read_ebsd
+from grainseg.io.ebsd import EBSDMap, read_ebsd, write_ebsd
 
 DATA = Path(__file__).parent / "data" / "ebsd"
 
@@ -124,6 +124,19 @@ def test_whole_oim_h5_gives_the_grains_of_orix_loaded_euler_angles(shared_data):
     m = read_ebsd(path)
     reference = EBSDMap.from_crystal_map(_orix_map_of_euler_angles(path))
     assert m.shape == (151, 186)
+    _assert_same_map(m, reference)
+    np.testing.assert_array_equal(reconstruct_grains(m, 10.0),
+                                  reconstruct_grains(reference, 10.0))
+
+
+def test_oim_h5_gives_the_grains_orix_reads_from_its_ang_export(tmp_path):
+    """orix reads .ang: the map written as .ang (our writer) and loaded by orix is the map."""
+    from orix import io as orix_io
+
+    m = read_ebsd(DATA / "edax_ni_oim_crop.h5")
+    write_ebsd(tmp_path / "export.ang", m)
+    reference = EBSDMap.from_crystal_map(orix_io.load(tmp_path / "export.ang"))
+    assert [p.name for p in reference.phases] == ["Nickel"]
     _assert_same_map(m, reference)
     np.testing.assert_array_equal(reconstruct_grains(m, 10.0),
                                   reconstruct_grains(reference, 10.0))

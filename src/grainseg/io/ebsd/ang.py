@@ -290,7 +290,7 @@ def write(path: str | os.PathLike, ebsd: EBSDMap, lattice_angstrom: float = 3.59
         header += [
             f"# Phase {k}",
             f"# MaterialName  \t{phase.name}",
-            "# Formula     \tFe",
+            f"# Formula     \t{phase.name}",  # orix names a phase by its formula
             "# Info          \tgrainseg synth",
             f"# Symmetry              {group.tsl_codes[0]}",
             f"# LatticeConstants      {a} {a} {a}  90.000  90.000  90.000",
