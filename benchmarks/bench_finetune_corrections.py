@@ -23,8 +23,9 @@ The images, their truth and the scores are `bench_accuracy`'s (`accuracy_cases.C
 `bench_accuracy.score` / `summarise`): tolerance F1 (2 px, pooled), precision, recall, mean grain
 ARI, found / true grain count, on the valid pixels only (not-indexed EBSD areas are left out of the
 scores, and the simulated reviewer leaves them as segmented and not reviewed). Writes
-benchmarks/results/finetune_corrections.md (``--quick``: finetune_corrections_quick.md; ``--out``
-another folder). Finished steps are reused (their folders exist in ``--work``).
+benchmarks/results/finetune_corrections.md (``--out``: another folder); ``--quick`` writes
+finetune_corrections_quick.md into ``--work``, since its figures are a check of the loop, not a
+result. Finished steps are reused (their folders exist in ``--work``).
 
 Run on an idle machine: ``.venv/bin/python benchmarks/bench_finetune_corrections.py
 --work /tmp/finetune_corrections --minutes 5``. ``--quick`` (one scale, 256 px images, 64 px
@@ -230,13 +231,16 @@ def main() -> int:
                         help="skip the fine-tune on uncorrected segmentations")
     parser.add_argument("--quick", action="store_true",
                         help="one scale, 256 px images: checks the loop, not a figure")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results",
-                        help="folder of the result page (default benchmarks/results)")
+    parser.add_argument("--out", type=Path,
+                        help="folder of the result page (default benchmarks/results; "
+                             "--quick: --work)")
     args = parser.parse_args()
     if args.minutes is None:
         args.minutes = 0.5 if args.quick else 5.0
     if args.patch is None:
         args.patch = 64 if args.quick else 128
+    if args.out is None:
+        args.out = args.work if args.quick else ROOT / "benchmarks" / "results"
 
     from grainseg.io.atomic import write_text_atomic
 

@@ -14,7 +14,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-ORDER = ["synth", "ebsd", "register", "models", "train", "train_ablation", "table2", "topology", "infer", "grains", "model"]
+ORDER = ["synth", "ebsd", "register", "models", "train", "train_ablation", "table2", "topology",
+         "topology_finetune", "infer", "infer_postprocess", "accuracy", "accuracy_quick",
+         "finetune_corrections", "grains", "model", "fuzz"]
 
 HEADER = """# Benchmarks
 
