@@ -68,3 +68,72 @@ def test_demo_refuses_a_folder_holding_other_files(tmp_path, first_step, capsys)
     assert "`grainseg demo` needs a new or empty --out" in line
     assert (out / "thesis.docx").read_text() == "years of work" and (out / "run_bce").is_dir()
     assert "entries" not in seen
+
+
+# ------------------------------------------------------------ segment: stderr, Ctrl-C, summary
+
+
+@pytest.fixture
+def three_images(tmp_path):
+    from test_infer_segment import cell_image
+
+    from grainseg.io.tiff import write_tiff
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    paths = []
+    for k in range(3):
+        paths.append(folder / f"img{k}.tif")
+        write_tiff(paths[-1], cell_image((48, 56), 4, seed=k), 0.1)
+    return paths
+
+
+def _segment(paths, out, model_file, *extra):
+    return main(["segment", *map(str, paths), "--model", str(model_file), "--out", str(out),
+                 "--tile", "64", *extra])
+
+
+def test_segment_reports_a_failed_image_on_stderr(three_images, model_file, tmp_path, capsys):
+    broken = tmp_path / "in" / "broken.tif"
+    broken.write_bytes(b"II*\x00 this is not a TIFF")
+    assert _segment([three_images[0], broken], tmp_path / "out", model_file) == 1
+    captured = capsys.readouterr()
+    assert "broken.tif" in captured.err and "broken.tif" not in captured.out
+    assert "segmented 1 image(s)" in captured.out
+
+
+def test_ctrl_c_in_segment_still_writes_the_summary(three_images, model_file, tmp_path, capsys,
+                                                    monkeypatch):
+    from grainseg.infer import batch
+
+    real = batch.segment_file
+    calls = []
+
+    def interrupted_at_the_second(image_path, *args, **kwargs):
+        calls.append(image_path)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(image_path, *args, **kwargs)
+
+    monkeypatch.setattr(batch, "segment_file", interrupted_at_the_second)
+    out = tmp_path / "out"
+    assert _segment(three_images, out, model_file) == 130
+    assert "grainseg segment: interrupted" in capsys.readouterr().err
+    summary = json.loads((out / "segment_summary.json").read_text())
+    assert summary["interrupted"] is True
+    assert [r["image"] for r in summary["images"]] == [str(three_images[0])]
+    assert summary["not_done"] == [str(p) for p in three_images[1:]]
+
+
+def test_skip_existing_summary_describes_the_whole_folder(three_images, model_file, tmp_path):
+    out = tmp_path / "out"
+    assert _segment(three_images[:2], out, model_file) == 0
+    first = json.loads((out / "segment_summary.json").read_text())["images"]
+    assert _segment(three_images, out, model_file, "--skip-existing") == 0
+    summary = json.loads((out / "segment_summary.json").read_text())
+    assert summary["skipped_existing"] == 2 and summary["interrupted"] is False
+    by_image = {r["image"]: r for r in summary["images"]}
+    assert sorted(by_image) == sorted(map(str, three_images))
+    for record in first:  # the earlier run's figures, kept for the images it segmented
+        assert by_image[record["image"]]["n_grains"] == record["n_grains"]
+    assert by_image[str(three_images[2])]["status"] == "done"

@@ -105,8 +105,10 @@ def run(args: argparse.Namespace) -> int:
     records, failed, skipped = result["images"], result["failed"], result["skipped_existing"]
     summary = {"model": str(model_path), "device": args.device, "cluster": cluster,
                "settings": {"median_px": result["median_px"], **settings},
-               "images": records, "failed": failed, "skipped_existing": skipped,
-               "skipped_outputs": result["skipped_outputs"], "seconds": result["seconds"]}
+               "images": result["folder_images"], "failed": failed, "skipped_existing": skipped,
+               "skipped_outputs": result["skipped_outputs"],
+               "interrupted": result["interrupted"], "not_done": result["not_done"],
+               "seconds": result["seconds"]}
     write_json_atomic(out_dir / "segment_summary.json", summary)
     print(f"segmented {len(records)} image(s), skipped {skipped} existing, "
           f"{len(failed)} failed, in {summary['seconds']:.1f} s -> {out_dir}")
@@ -121,5 +123,7 @@ def run(args: argparse.Namespace) -> int:
     for path in result["skipped_outputs"]:
         print(f"  note: {Path(path).name}: an output of grainseg segment, skipped")
     for message in failed:
-        print(f"  FAILED {message}")
+        print(f"grainseg segment: failed: {message}", file=sys.stderr)
+    if result["interrupted"]:
+        raise KeyboardInterrupt  # after the summary: the CLI says "interrupted", exit 130
     return 1 if failed else 0
