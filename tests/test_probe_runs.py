@@ -137,3 +137,58 @@ def test_skip_existing_summary_describes_the_whole_folder(three_images, model_fi
     for record in first:  # the earlier run's figures, kept for the images it segmented
         assert by_image[record["image"]]["n_grains"] == record["n_grains"]
     assert by_image[str(three_images[2])]["status"] == "done"
+
+
+# ------------------------------------------------------------ segment: folders and globs
+
+
+@pytest.fixture
+def nested_images(three_images, tmp_path):
+    """img0..2.tif in in/, one more in in/sub/, and a text file beside them."""
+    import shutil
+
+    (tmp_path / "in" / "sub").mkdir()
+    shutil.copy(three_images[0], tmp_path / "in" / "sub" / "deep.tif")
+    (tmp_path / "in" / "notes.txt").write_text("not an image")
+    return tmp_path / "in"
+
+
+def _segmented(out):
+    summary = json.loads((out / "segment_summary.json").read_text())
+    return sorted(r["image"] for r in summary["images"])
+
+
+@pytest.mark.parametrize("recursive", [False, True])
+def test_segment_takes_a_folder(nested_images, model_file, tmp_path, recursive):
+    out = tmp_path / "out"
+    assert _segment([nested_images], out, model_file,
+                    *(["--recursive"] if recursive else [])) == 0
+    expected = [str(nested_images / f"img{k}.tif") for k in range(3)]
+    if recursive:
+        expected.append(str(nested_images / "sub" / "deep.tif"))
+    assert _segmented(out) == sorted(expected)
+
+
+@pytest.mark.parametrize(("pattern", "extra", "n"), [("img[01].tif", [], 2), ("*.tif", [], 3),
+                                                     ("**/*.tif", ["--recursive"], 4)])
+def test_segment_takes_a_quoted_glob(nested_images, model_file, tmp_path, pattern, extra, n):
+    out = tmp_path / "out"
+    assert _segment([f"{nested_images}/{pattern}"], out, model_file, *extra) == 0
+    assert len(_segmented(out)) == n
+
+
+def test_segment_glob_or_folder_without_images_is_one_line(nested_images, model_file, tmp_path,
+                                                           capsys):
+    assert _segment([f"{nested_images}/*.png"], tmp_path / "o", model_file) == 2
+    assert f"{nested_images}/*.png: no file matches" in one_error_line(capsys)
+    (tmp_path / "empty").mkdir()
+    assert _segment([tmp_path / "empty"], tmp_path / "o", model_file) == 2
+    line = one_error_line(capsys)
+    assert f"{tmp_path / 'empty'}: folder holds no micrograph" in line and "--recursive" in line
+
+
+def test_segment_help_says_folders_and_globs(capsys):
+    with pytest.raises(SystemExit):
+        main(["segment", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "folder" in text and "glob" in text and "--recursive" in text
