@@ -112,12 +112,13 @@ def test_truncated_hexagonal_ang_is_refused_not_gap_filled(tmp_path, cut_lines):
 
 @pytest.mark.parametrize("name", ["copper_hex_crop.ang", "s.ctf"])
 def test_truncated_text_table_message_has_no_numpy_advice(tmp_path, name):
+    from test_fuzz_readers import _small_map
+
     from grainseg.io.ebsd import read_ebsd, write_ebsd
-    from grainseg.synth import synth_ebsd_map
 
     source = EBSD_DATA / name
     if name == "s.ctf":
-        write_ebsd(tmp_path / name, synth_ebsd_map((8, 8), seed=0))
+        write_ebsd(tmp_path / name, _small_map())
         source = tmp_path / name
     text = source.read_text()
     (tmp_path / f"cut{source.suffix}").write_text(text[: len(text.rstrip()) - 12])
@@ -127,13 +128,15 @@ def test_truncated_text_table_message_has_no_numpy_advice(tmp_path, name):
 
 
 def test_ctf_missing_a_phase_line_says_so(tmp_path):
-    from grainseg.io.ebsd import read_ebsd, write_ebsd
-    from grainseg.synth import synth_ebsd_map
+    from test_fuzz_readers import _small_map
 
-    write_ebsd(tmp_path / "s.ctf", synth_ebsd_map((8, 8), seed=0))
+    from grainseg.io.ebsd import read_ebsd, write_ebsd
+
+    write_ebsd(tmp_path / "s.ctf", _small_map())
     lines = (tmp_path / "s.ctf").read_text().splitlines()
     at = next(i for i, line in enumerate(lines) if line.startswith("Phases\t"))
-    lines[at] = "Phases\t2"
+    assert lines[at] == "Phases\t2"
+    del lines[at + 2]  # the second phase's line
     (tmp_path / "bad.ctf").write_text("\n".join(lines) + "\n")
     with pytest.raises(GrainsegError, match=r"bad\.ctf: header announces 2 phases but only 1 "
                                             r"phase line follows"):
