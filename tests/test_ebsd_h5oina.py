@@ -111,6 +111,13 @@ def test_h5oina_damaged_files_are_refused(tmp_path, two_phase_map):
     path = write_h5oina(tmp_path / "extra.h5oina", euler, np.where(phase == 2, 3, phase))
     with pytest.raises(GrainsegError, match=r"data use phase number\(s\) \[3\]"):
         read_ebsd(path)
+    with h5py.File(path, "r+") as h5:
+        values = h5["1/EBSD/Data/Phase"][()].astype(np.float64)
+        values[0] = 1e20
+        del h5["1/EBSD/Data/Phase"]
+        h5["1/EBSD/Data/Phase"] = values
+    with pytest.raises(GrainsegError, match=r"data use phase number\(s\) \[3, 1e\+20\] but"):
+        read_ebsd(path)
     with pytest.raises(GrainsegError, match="no slice '2' with EBSD data; the file holds 1"):
         read_ebsd(write_h5oina(tmp_path / "ok.h5oina", euler, phase), scan="2")
     (tmp_path / "cut.h5oina").write_bytes(path.read_bytes()[:2000])

@@ -2,9 +2,9 @@
 (its EBSD map and its electron image), TIFF, PNG, JPEG and BMP files may only raise
 GrainsegError.
 
-Seeds are small valid files (written here with the synth writers, cut from the real .cpr/.crc
-pair, the .osc and OIM .h5 fixtures of tests/data/ebsd, a spec-built .h5oina, and a TIFF
-carrying the real FEI metadata block). Mutations: truncation, byte flips, number tokens replaced by odd values,
+Seeds are small valid files (written here with the synth writers, the real .cpr/.crc, .osc and
+OIM .h5 crops of tests/data/ebsd, a spec-built .h5oina, and a TIFF carrying the real FEI
+metadata block of tests/data/sem), so the fuzzing runs on a clean clone. Mutations: truncation, byte flips, number tokens replaced by odd values,
 dropped and duplicated lines; for HDF5 also datasets removed, shortened or filled with odd
 values. Whatever the reader returns
 must be a sane map / image. ``GRAINSEG_FUZZ_EXAMPLES`` sets the examples per reader (default 150;
@@ -76,7 +76,7 @@ def _hex_ang() -> bytes:
 
 
 @pytest.fixture(scope="module")
-def seeds(tmp_path_factory, request) -> dict[str, bytes | tuple[bytes, bytes]]:
+def seeds(tmp_path_factory) -> dict[str, bytes | tuple[bytes, bytes]]:
     """Seed file contents by kind."""
     folder = tmp_path_factory.mktemp("seeds")
     ebsd = _small_map()
@@ -87,13 +87,9 @@ def seeds(tmp_path_factory, request) -> dict[str, bytes | tuple[bytes, bytes]]:
         "hex.ang": _hex_ang(),
         "ctf": (folder / "s.ctf").read_bytes(),
     }
-    shared = request.getfixturevalue("shared_data")
-    cpr = (shared / "ebsd" / "ni_superalloy.cpr").read_text(encoding="latin-1")
-    cpr = re.sub(r"xCells=\d+", "xCells=6", re.sub(r"yCells=\d+", "yCells=4", cpr))
-    record = 1 + 4 * 4 + 4 * 1 + 4  # phase byte; Euler x3, MAD; BC, BS, bands, error; RI
-    crc = (shared / "ebsd" / "ni_superalloy.crc").read_bytes()[: 24 * record]
-    out["cpr"] = (cpr.encode("latin-1"), crc)
-    with tifffile.TiffFile(shared / "sem" / "austenitic_steel_bse_002.tif") as tif:
+    out["cpr"] = ((DATA / "ni_superalloy_crop.cpr").read_bytes(),
+                  (DATA / "ni_superalloy_crop.crc").read_bytes())
+    with tifffile.TiffFile(DATA.parent / "sem" / "austenitic_steel_bse_002_crop.tif") as tif:
         tag = tif.pages[0].tags[34682]  # the raw FEI text block (tifffile parses .value)
         tif.filehandle.seek(tag.valueoffset)
         fei = tif.filehandle.read(tag.count)
