@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 import tifffile
@@ -14,6 +16,13 @@ def test_roundtrip_keeps_pixel_size_and_values(tmp_path):
     assert m.pixel_size_um == pytest.approx(0.05)
     np.testing.assert_array_equal(m.image, image)
     assert not list(tmp_path.glob("*.part"))
+
+
+def test_fei_pixel_size_from_the_real_metadata_block():
+    """A crop of a real FEI/Thermo Fisher image (tests/data/sem), so it runs on a clean clone."""
+    m = read_micrograph(Path(__file__).parent / "data" / "sem" / "austenitic_steel_bse_002_crop.tif")
+    assert m.image.shape == (24, 32) and m.image.dtype == np.uint16
+    assert m.pixel_size_um == pytest.approx(0.0770833, rel=1e-5)
 
 
 def test_real_fei_pixel_size(shared_data):

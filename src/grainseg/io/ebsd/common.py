@@ -199,18 +199,23 @@ def map_phase_numbers(
     path: Path, numbers: np.ndarray, valid: list[int], zero_is_not_indexed: bool
 ) -> np.ndarray:
     """File phase numbers -> 0-based phase index, -1 = not indexed; error on unknown numbers."""
-    numbers = np.rint(numbers).astype(np.int64)
+    # kept as floats: a number beyond int64 would wrap around and be reported as another one
+    numbers = np.rint(numbers)
     out = np.full(numbers.shape, -1, dtype=np.int64)
     for index, number in enumerate(valid):
         out[numbers == number] = index
     unknown = (out < 0) & ~((numbers == 0) & zero_is_not_indexed)
     if unknown.any():
-        bad = sorted(set(numbers[unknown].tolist()))
         raise input_error(
-            path, f"phase table and data disagree: data use phase number(s) {bad[:5]} but the "
-            f"header lists {valid}"
+            path, f"phase table and data disagree: data use phase number(s) "
+            f"{number_list(numbers[unknown])} but the header lists {valid}"
         )
     return out
+
+
+def number_list(values: np.ndarray, most: int = 5) -> str:
+    """The first ``most`` distinct numbers of ``values``, sorted, as ``[3, 1e+20]``."""
+    return "[" + ", ".join(f"{v:g}" for v in np.unique(values)[:most]) + "]"
 
 
 def build_map(
