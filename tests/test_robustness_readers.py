@@ -76,7 +76,7 @@ def test_ang_infinite_step(ang):
     ("Phases", "header Phases is not a whole number"),
     ("Phases\t", "header Phases is not a whole number"),
     ("Phases\t-1", "header Phases must be at least 1"),
-    ("Phases\t9", "file ends|too few fields|unknown Laue"),
+    ("Phases\t9", "file ends|header announces 9 phases but only 1 phase line follows"),
 ])
 def test_ctf_phase_count_line(ctf, line, match):
     _raises(_edit(ctf, r"^Phases\t1$", line), match)

@@ -71,9 +71,10 @@ def load_table(path: Path, text: str, first_line: int, min_columns: int) -> np.n
         with warnings.catch_warnings():  # an empty table is reported below, not warned about
             warnings.simplefilter("ignore", UserWarning)
             data = np.loadtxt(io.StringIO(body), dtype=np.float64, ndmin=2)
-    except ValueError as exc:
-        detail = str(exc).splitlines()[0]
-        raise input_error(path, f"malformed data table (truncated file?): {detail}") from None
+    except ValueError:
+        raise input_error(
+            path, f"malformed data table (truncated file?): {_table_fault(body)}"
+        ) from None
     if data.shape[0] == 0:
         raise input_error(path, "no data rows after the header")
     if data.shape[1] < min_columns:
@@ -83,6 +84,24 @@ def load_table(path: Path, text: str, first_line: int, min_columns: int) -> np.n
     if not np.isfinite(data).all():
         raise input_error(path, "data table holds non-finite numbers")
     return data
+
+
+def _table_fault(body: str) -> str:
+    """What is wrong in a table NumPy could not read, in the file's terms (NumPy's own message
+    gives advice on its arguments)."""
+    expected = None
+    rows = (line.split() for line in split_lines(body))
+    for number, fields in enumerate((f for f in rows if f), start=1):
+        for field in fields:
+            try:
+                float(field)
+            except ValueError:
+                return f"data row {number}: {field[:20]!r} is not a number"
+        if expected is None:
+            expected = len(fields)
+        elif len(fields) != expected:
+            return f"data row {number} has {len(fields)} fields, the rows before it {expected}"
+    return "the data rows cannot be read as numbers"
 
 
 def header_count(path: Path, value: str, key: str, minimum: int = 1) -> int:
