@@ -169,3 +169,16 @@ def test_labels_from_h5oina_use_its_electron_image_and_bounding_box(tmp_path):
         f1 = tolerance_scores(tolerance_counts(label, truth, 2.0, valid=~ignore))["boundary_f1"]
         assert f1 > 0.9, (register, f1)
         assert (out / "sem.tif").is_file()  # the folder is a data set pair
+
+
+def test_ebsd_grains_reads_h5oina_and_says_so(tmp_path, two_phase_map, capsys):
+    from grainseg.cli import main
+
+    euler, phase = two_phase_map
+    path = write_h5oina(tmp_path / "m.h5oina", euler, phase)
+    assert main(["ebsd-grains", str(path), "--out", str(tmp_path / "out")]) == 0
+    assert (tmp_path / "out" / "grain_ids.tif").is_file()
+    for argv in (["--help"], ["ebsd-grains", "--help"]):
+        with pytest.raises(SystemExit):
+            main(argv)
+        assert ".h5oina" in capsys.readouterr().out.split("ebsd-grains", 1)[1], argv
