@@ -270,3 +270,44 @@ def test_errors_doc_gives_the_registration_thresholds_of_the_code():
     assert f"alignment score S is below {MIN_SCORE:.2f}" in doc
     assert f"area it could cover (need {100 * MIN_COVERAGE:.0f}%" in doc
     assert f"too few to place it by their boundaries (need {MIN_GRAINS}" in doc
+
+
+# ------------------------------------------------------------ progress bars and library noise
+
+
+def test_every_command_takes_no_progress():
+    from grainseg.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if a.dest == "command").choices
+    for name, sub in commands.items():
+        assert "--no-progress" in sub._option_string_actions, name
+
+
+def test_no_bars_when_stderr_is_not_a_terminal(three_images, model_file, tmp_path, capsys):
+    assert _segment(three_images, tmp_path / "out", model_file) == 0
+    assert "%|" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag", [[], ["--no-progress"]])
+def test_no_progress_turns_the_bars_off_on_a_terminal(three_images, model_file, tmp_path, capsys,
+                                                       monkeypatch, flag):
+    import sys
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert _segment(three_images, tmp_path / "out", model_file, *flag) == 0
+    assert ("%|" in capsys.readouterr().err) == (not flag)
+
+
+def test_a_model_file_of_another_pickle_protocol_loads_without_a_warning(model_file, tmp_path):
+    import warnings
+
+    import torch
+
+    from grainseg.models import load_model
+
+    path = tmp_path / "p3.pt"
+    torch.save(torch.load(model_file, weights_only=True), path, pickle_protocol=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_model(path)

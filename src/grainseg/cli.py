@@ -13,6 +13,7 @@ import sys
 
 from grainseg import __version__, commands
 from grainseg.errors import GrainsegError
+from grainseg.progress import bars_off
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,6 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument(
             "--debug", action="store_true", help="show the full traceback on errors"
         )
+        sub.add_argument(
+            "--no-progress", dest="progress", action="store_false",
+            help="no progress bars (they are never drawn when stderr is not a terminal)"
+        )
     return parser
 
 
@@ -48,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return int(args.func(args) or 0)
+        with bars_off(not args.progress):
+            return int(args.func(args) or 0)
     except GrainsegError as exc:
         if args.debug:
             raise

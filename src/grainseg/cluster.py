@@ -20,9 +20,8 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from grainseg.errors import GrainsegError
+from grainseg.progress import progress_bar
 
 _LOCAL = re.compile(r"local:(\d+)")
 _REMOTE = re.compile(r"tcp://[^:/\s]+:\d+")
@@ -131,7 +130,7 @@ def run_tasks(
         In the order the tasks finish (the input order without a cluster).
     """
     items = list(items)
-    bar = tqdm(total=len(items), desc=desc, unit=unit, disable=not progress)
+    bar = progress_bar(total=len(items), desc=desc, unit=unit, show=progress)
     try:
         if cluster is None:
             for item in items:

@@ -33,7 +33,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from grainseg import __version__
 from grainseg.data.masks import POLARITIES, boundary_from_mask
@@ -42,6 +41,7 @@ from grainseg.errors import GrainsegError, input_error
 from grainseg.io.atomic import ensure_output_dir, write_errors_reported, write_json_atomic
 from grainseg.io.tiff import read_mask, read_micrograph
 from grainseg.preprocess import check_median_px, data_bar_start_row, preprocess_sem
+from grainseg.progress import progress_bar
 
 DATASET_FORMAT = "grainseg-dataset"
 DATASET_VERSION = 1
@@ -283,7 +283,7 @@ def build_dataset(
     ensure_output_dir(out.parent if str(out.parent) else Path("."))
     _remove_dead_partials(out)
     sources = [_survey(p, patch, mask_boundary)
-               for p in tqdm(pairs, desc="checking pairs", unit="image")]
+               for p in progress_bar(pairs, desc="checking pairs", unit="image")]
     n_total = sum(int(s.keep.sum()) for s in sources)
     if n_total == 0:
         specs = list(dict.fromkeys(
@@ -315,7 +315,7 @@ def build_dataset(
             boundary_px = np.zeros(n_total, dtype=np.int64)
             records = []
             start = 0
-            for index, src in enumerate(tqdm(sources, desc="cutting patches", unit="image")):
+            for index, src in enumerate(progress_bar(sources, desc="cutting patches", unit="image")):
                 raw, label, valid_px, _ = _read_pair(src.pair, mask_boundary)
                 rows = slice(0, src.bar_row)
                 keep = src.keep.ravel()

@@ -57,9 +57,9 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from skimage.morphology import h_maxima, thin
 from skimage.segmentation import watershed
-from tqdm import tqdm
 
 from grainseg.grains.measure import label_edges
+from grainseg.progress import progress_bar
 
 _FOUR = ndimage.generate_binary_structure(2, 1)
 
@@ -325,7 +325,7 @@ def network_blockwise(
     height, width = shape
     rows, cols = _blocks(height, block_px), _blocks(width, block_px)
     grid = [(r, c) for r in rows for c in cols]
-    for (y0, y1), (x0, x1) in tqdm(grid, desc="network", disable=not progress, leave=False):
+    for (y0, y1), (x0, x1) in progress_bar(grid, desc="network", show=progress, leave=False):
         hy0, hx0 = max(0, y0 - halo_px), max(0, x0 - halo_px)
         hy1, hx1 = min(height, y1 + halo_px), min(width, x1 + halo_px)
         boundaries, _ = probability_to_network(
@@ -335,7 +335,7 @@ def network_blockwise(
 
     # Label each core block with its own label range, then merge across block edges.
     offset = 0
-    for (y0, y1), (x0, x1) in tqdm(grid, desc="labels", disable=not progress, leave=False):
+    for (y0, y1), (x0, x1) in progress_bar(grid, desc="labels", show=progress, leave=False):
         labels, n = ndimage.label(
             ~read_boundaries(y0, y1, x0, x1), structure=_FOUR, output=np.uint32
         )

@@ -9,12 +9,18 @@ parameter count).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import os
 import platform
+import signal
 import sys
+import threading
 import time
+import warnings
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -37,6 +43,7 @@ from grainseg.models import (
     read_torch_file,
     save_model,
 )
+from grainseg.progress import bars_shown
 from grainseg.train.callbacks import (
     CosineDecay,
     CsvLog,
@@ -273,6 +280,37 @@ def export_best(run: Path, config: TrainConfig, info: dict) -> Path:
     return save_model(run / "model.pt", model, meta)
 
 
+class _SeesInterrupt(L.Callback):
+    """Records that ``trainer.fit`` ended by Ctrl-C (Lightning reports it as ``exit(1)``)."""
+
+    seen = False
+
+    def on_exception(self, trainer, pl_module, exception) -> None:
+        self.seen = self.seen or isinstance(exception, KeyboardInterrupt)
+
+
+@contextlib.contextmanager
+def _lightning_quiet() -> Iterator[None]:
+    """Lightning's notices (accelerator lines, install tips, "`Trainer.fit` stopped") and the
+    deprecation warnings of Lightning's and torch's internals, which a user can do nothing about,
+    are kept off the screen; Lightning's warnings about the run itself still show."""
+    loggers = [logging.getLogger(name) for name in ("lightning.pytorch", "lightning.fabric")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            for category in (DeprecationWarning, FutureWarning):
+                warnings.filterwarnings("ignore", category=category,
+                                        module=r"(lightning|torch)(\.|$)")
+            # --resume writes into the run's own checkpoint folder, as it should
+            warnings.filterwarnings("ignore", "Checkpoint directory .* exists and is not empty")
+            yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
 def train(
     config: TrainConfig,
     out: str | os.PathLike,
@@ -300,7 +338,7 @@ def train(
     callbacks : list of lightning Callback
         Extra callbacks (tests use one to kill the process mid-epoch).
     progress : bool
-        Show Lightning's progress bar.
+        Show Lightning's progress bar (on a terminal only, see `grainseg.progress`).
 
     Returns
     -------
@@ -310,14 +348,27 @@ def train(
     run = Path(out)
     ckpt_dir = run / "checkpoints"
     last = ckpt_dir / "last.ckpt"
+    started_only = (run / "config.json").is_file() and not any(
+        p.exists() for p in (last, ckpt_dir / "best.ckpt", run / "model.pt"))
     if resume:
+        if started_only:
+            raise input_error(run, "the run there stopped before its first checkpoint: nothing "
+                              "to resume; give the same command without --resume to start it "
+                              "again there")
         if not last.is_file():
             raise input_error(run, "no checkpoints/last.ckpt to resume from")
         config = _resumed_config(run, config, explicit or set())
         _check_checkpoint(last)
-    elif (run / "config.json").exists() or last.exists():
-        raise input_error(run, "already holds a training run; use --resume or another --out")
+    elif last.exists():
+        raise input_error(run, "already holds a training run; continue it with --resume or "
+                          "choose another --out")
+    elif (run / "config.json").exists() and not started_only:
+        raise input_error(run, "already holds a trained run (no checkpoints/last.ckpt to "
+                          "resume from); choose another --out")
     else:
+        if started_only:  # nothing of it to keep: its files are written afresh
+            print(f"note: {run}: the run there stopped before its first checkpoint; starting "
+                  "it again", file=sys.stderr)
         if run.exists() and not run.is_dir():
             raise input_error(run, "output path exists and is not a folder")
         claim_folder(run, "train", foreign_files=False)
@@ -399,24 +450,37 @@ def train(
     if config.lr_schedule == "cosine":
         max_time_s = config.max_time_min * 60 if config.max_time_min else None
         all_callbacks.append(CosineDecay(config.lr, max_time_s))
+    progress = progress and bars_shown()
     if progress:
         all_callbacks.append(TQDMProgressBar())
-    trainer = L.Trainer(
-        **trainer_options,
-        max_epochs=config.epochs,
-        max_time=timedelta(minutes=config.max_time_min) if config.max_time_min else None,
-        callbacks=all_callbacks,
-        plugins=[SafeCheckpointIO(last)],
-        logger=False,
-        enable_checkpointing=True,
-        enable_progress_bar=progress,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        use_distributed_sampler=False,
-        default_root_dir=run,
-    )
-    started = time.monotonic()
-    trainer.fit(module, datamodule=PatchDataModule(config), ckpt_path=last if resume else None)
+    interrupt = _SeesInterrupt()
+    with _lightning_quiet():
+        trainer = L.Trainer(
+            **trainer_options,
+            max_epochs=config.epochs,
+            max_time=timedelta(minutes=config.max_time_min) if config.max_time_min else None,
+            callbacks=[*all_callbacks, interrupt],
+            plugins=[SafeCheckpointIO(last)],
+            logger=False,
+            enable_checkpointing=True,
+            enable_progress_bar=progress,
+            enable_model_summary=False,
+            num_sanity_val_steps=0,
+            use_distributed_sampler=False,
+            default_root_dir=run,
+        )
+        started = time.monotonic()
+        sigint = signal.getsignal(signal.SIGINT)
+        try:
+            trainer.fit(module, datamodule=PatchDataModule(config),
+                        ckpt_path=last if resume else None)
+        except SystemExit:
+            if interrupt.seen:  # Lightning turns Ctrl-C into exit(1); grainseg says so, 130
+                raise KeyboardInterrupt from None
+            raise
+        finally:
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGINT, sigint)  # Lightning ignores Ctrl-C from then on
     session_s = time.monotonic() - started
     if not trainer.is_global_zero:
         return {}
