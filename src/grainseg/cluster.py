@@ -6,14 +6,13 @@ tcp://HOST:PORT`` connects to a running scheduler (one started by hand, or by da
 SLURM: docs/cluster.md). Without ``--cluster`` the tasks run one after the other here, through
 the same code. Each task writes its own outputs atomically (`grainseg.io.atomic`), so a worker
 killed mid-task leaves no half-written file: the scheduler runs its task again on another
-worker, and every output appears exactly once. Workers load the model once and keep it
-(`cached_predictor`); on a machine with GPUs each worker takes one (`worker_device`).
+worker, and every output appears exactly once. On a machine with GPUs each worker takes one
+(`worker_device`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -182,11 +181,3 @@ def worker_device(requested: str = "auto") -> str:
         index = int(get_worker().name)
     return f"cuda:{index % torch.cuda.device_count()}"
 
-
-@functools.lru_cache(maxsize=2)
-def cached_predictor(model_path: str, device: str):
-    """`grainseg.infer.segment.load_predictor`, loaded once per process (one Dask worker keeps
-    its model for all its tasks). Returns ``(predictor, meta)``."""
-    from grainseg.infer.segment import load_predictor
-
-    return load_predictor(model_path, device)

@@ -45,12 +45,16 @@ def _fmt(value: float | None) -> str:
 
 def _step(title: str, argv: list[str]) -> None:
     """Run one sub-command in-process, printing it as the user would type it."""
-    from grainseg.cli import main
+    from grainseg.commands import build_parser
     from grainseg.errors import GrainsegError
 
     print(f"\n== {title}\n$ grainseg {' '.join(argv)}", flush=True)
     start = time.perf_counter()
-    code = main(argv)
+    args = build_parser().parse_args(argv)
+    try:
+        code = int(args.func(args) or 0)
+    except GrainsegError as exc:
+        raise GrainsegError(f"demo step '{title}' failed: {exc}") from exc
     if code != 0:
         raise GrainsegError(f"demo step '{title}' failed (exit code {code})")
     print(f"   ({time.perf_counter() - start:.1f} s)", flush=True)

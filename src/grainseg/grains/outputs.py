@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from grainseg.grains.analysis import GrainAnalysis
+from grainseg.grains.figures import distribution_figure, width_figure
 from grainseg.io.atomic import ensure_output_dir, write_json_atomic, write_text_atomic
-from grainseg.report.figures import distribution_figure, save_png, width_figure
+from grainseg.io.png import save_png
 
 TABLE_COLUMNS = ("label", "area_px", "area_um2", "ecd_px", "ecd_um", "aspect_ratio",
                  "orientation_deg", "centroid_row_px", "centroid_col_px", "touches_border", "kept")

@@ -125,7 +125,7 @@ def segment_file_task(
     out_dir : Path
         Existing output folder.
     model_path : str
-        Model file (loaded once per process, see `grainseg.cluster.cached_predictor`).
+        Model file (loaded once per process, see `grainseg.infer.segment.cached_predictor`).
     device : str
         ``auto`` (one GPU per worker when there are GPUs, see `grainseg.cluster.worker_device`),
         ``cpu``, ``cuda`` or ``cuda:N``.
@@ -145,8 +145,13 @@ def segment_file_task(
         ``data_bar_row``, ``n_grains``, ``pixel_size_um``, ``notes``, ``tiling``, ``device``,
         ``seconds``; when failed ``error`` (the one-line message).
     """
-    from grainseg.cluster import cached_predictor, worker_device
-    from grainseg.infer.segment import flip_averaged, plan_tiling, resolve_device
+    from grainseg.cluster import worker_device
+    from grainseg.infer.segment import (
+        cached_predictor,
+        flip_averaged,
+        plan_tiling,
+        resolve_device,
+    )
 
     image_path, page = image_path if isinstance(image_path, tuple) else (image_path, None)
     stem = stems[str(image_path)] + (f"_p{page}" if page is not None else "")
@@ -309,7 +314,8 @@ def segment_batch(
         ``skipped_existing`` (count), ``skipped_outputs`` (inputs that are grainseg segment
         outputs, left out), ``median_px``, ``seconds``. Every record names its ``outputs``.
     """
-    from grainseg.cluster import cached_predictor, check_cluster, run_tasks
+    from grainseg.cluster import check_cluster, run_tasks
+    from grainseg.infer.segment import cached_predictor
     from grainseg.preprocess import check_median_px
 
     cluster = check_cluster(cluster)

@@ -262,7 +262,7 @@ def segment_large(
     progress : bool
         Show tqdm bars.
     model : (model path, device) or None
-        What band tasks load their predictor from (`grainseg.cluster.cached_predictor`; the
+        What band tasks load their predictor from (`grainseg.infer.segment.cached_predictor`; the
         device as given by the user, each worker resolves ``auto`` to its own GPU).
 
     Returns
@@ -364,8 +364,8 @@ def predict_probability_band(
     """
     import zarr
 
-    from grainseg.cluster import cached_predictor, worker_device
-    from grainseg.infer.segment import resolve_device
+    from grainseg.cluster import worker_device
+    from grainseg.infer.segment import cached_predictor, resolve_device
 
     source = (open_zarr_image(source_path)[0] if is_zarr(source_path)
               else TiffBands.open(source_path))

@@ -7,6 +7,7 @@ same for images too large for memory, tile by tile.
 from __future__ import annotations
 
 import copy
+import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -228,6 +229,13 @@ def load_predictor(
 
     model, meta = load_model(model_path, map_location="cpu")
     return model_predictor(model, device), dict(meta or {})
+
+
+@functools.lru_cache(maxsize=2)
+def cached_predictor(model_path: str, device: str) -> tuple[Predictor, dict]:
+    """`load_predictor`, loaded once per process (one Dask worker keeps its model for all its
+    tasks). Returns ``(predictor, meta)``."""
+    return load_predictor(model_path, device)
 
 
 def default_model_path() -> Path:
