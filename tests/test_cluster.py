@@ -15,8 +15,8 @@ from test_infer_segment import cell_image
 from grainseg.cli import main
 from grainseg.cluster import check_cluster
 from grainseg.errors import GrainsegError
-from grainseg.infer.batch import OUTPUTS
 from grainseg.io.tiff import write_tiff
+from grainseg.layout import SEGMENT_SUFFIXES
 
 distributed = pytest.importorskip("distributed")
 
@@ -42,7 +42,7 @@ def make_images(folder, n, shape=(96, 128)):
 
 def output_bytes(out, paths):
     return {f"{p.stem}{suffix}": (out / f"{p.stem}{suffix}").read_bytes()
-            for p in paths for suffix in OUTPUTS.values()}
+            for p in paths for suffix in SEGMENT_SUFFIXES.values()}
 
 
 def segment(paths, model_file, out, *extra):

@@ -93,10 +93,12 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     from matplotlib import pyplot as plt
 
+    from grainseg import layout
     from grainseg.errors import GrainsegError
     from grainseg.io.atomic import atomic_path, ensure_output_dir, write_json_atomic
     from grainseg.io.ebsd import read_ebsd
     from grainseg.io.ebsd.h5oina import read_electron_image
+    from grainseg.io.manifest import write_manifest
     from grainseg.io.tiff import read_micrograph, write_tiff
     from grainseg.labels import label_source, render_labels
     from grainseg.pixel_size import check_pixel_size_um
@@ -129,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         raise GrainsegError(f"{args.ebsd}: give the SEM image with --sem (only an .h5oina map "
                             "carries its electron image)")
-    sem_path = args.sem if args.sem is not None else args.out / "sem.tif"
+    sem_path = args.sem if args.sem is not None else args.out / layout.LABELS_SEM
     pixel_size_um = micrograph.pixel_size_um
     if pixel_size_um is None:
         raise GrainsegError(f"{sem_path}: the file does not give its pixel size; use "
@@ -166,10 +168,10 @@ def run(args: argparse.Namespace) -> int:
     out = ensure_output_dir(args.out)
     if args.sem is None:  # the folder names its SEM image, as a data set pair needs
         write_tiff(sem_path, image, pixel_size_um)
-    write_tiff(out / "label.tif", label, pixel_size_um)
-    write_tiff(out / "ignore.tif", ignore, pixel_size_um)
-    write_tiff(out / "grain_ids.tif", grain_ids, pixel_size_um)
-    for name, lines in (("overlay_before.png", before), ("overlay_after.png", after)):
+    write_tiff(out / layout.LABEL, label, pixel_size_um)
+    write_tiff(out / layout.IGNORE, ignore, pixel_size_um)
+    write_tiff(out / layout.GRAIN_IDS, grain_ids, pixel_size_um)
+    for name, lines in ((layout.OVERLAY_BEFORE, before), (layout.OVERLAY_AFTER, after)):
         with atomic_path(out / name) as tmp:
             plt.imsave(tmp, overlay_rgb(sem, lines), format="png")
     report = {
@@ -196,7 +198,10 @@ def run(args: argparse.Namespace) -> int:
         "ignored_fraction": float((ignore > 0).mean()),
         "n_grains": int(np.unique(grain_ids[grain_ids > 0]).size),
     }
-    write_json_atomic(out / "registration.json", report)
+    write_json_atomic(out / layout.REGISTRATION, report)
+    write_manifest(out, "labels", [p for p in (args.sem, args.ebsd, args.points) if p is not None],
+                   settings={**report["options"], "scan": args.scan,
+                             "pixel_size_um": args.pixel_size_um})
     doubtful = registration.score_after < report["score_threshold"]
     note = " (doubtful, written with --force)" if doubtful else ""
     print(

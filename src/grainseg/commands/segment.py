@@ -83,10 +83,12 @@ def _check_args(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from grainseg import layout
     from grainseg.cluster import check_cluster
     from grainseg.infer.batch import segment_batch
     from grainseg.infer.segment import default_model_path, resolve_device
     from grainseg.io.atomic import ensure_output_dir, write_json_atomic
+    from grainseg.io.manifest import write_manifest
     from grainseg.io.owner import claim_folder
 
     _check_args(args)
@@ -99,6 +101,9 @@ def run(args: argparse.Namespace) -> int:
     settings = dict(tile_px=args.tile, overlap=args.overlap, batch=args.batch,
                     threshold=args.threshold, min_grain_px=args.min_grain_px, page=args.page,
                     flip_tta=args.tta)
+    write_manifest(out_dir, "segment", args.images,
+                   {"model": model_path, "device": args.device, "cluster": cluster,
+                    "all_pages": args.all_pages, **settings})
     result = segment_batch(list(args.images), out_dir, model_path, device=args.device,
                            settings=settings, skip_existing=args.skip_existing, cluster=cluster,
                            all_pages=args.all_pages)
@@ -107,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
                "settings": {"median_px": result["median_px"], **settings},
                "images": records, "failed": failed, "skipped_existing": skipped,
                "skipped_outputs": result["skipped_outputs"], "seconds": result["seconds"]}
-    write_json_atomic(out_dir / "segment_summary.json", summary)
+    write_json_atomic(out_dir / layout.SEGMENT_SUMMARY, summary)
     print(f"segmented {len(records)} image(s), skipped {skipped} existing, "
           f"{len(failed)} failed, in {summary['seconds']:.1f} s -> {out_dir}")
     for info in records:

@@ -35,11 +35,12 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from grainseg import __version__
+from grainseg import __version__, layout
 from grainseg.data.masks import POLARITIES, boundary_from_mask
 from grainseg.data.pairs import Pair
 from grainseg.errors import GrainsegError, input_error
 from grainseg.io.atomic import ensure_output_dir, write_errors_reported, write_json_atomic
+from grainseg.io.manifest import write_manifest
 from grainseg.io.tiff import read_mask, read_micrograph
 from grainseg.preprocess import check_median_px, data_bar_start_row, preprocess_sem
 
@@ -212,7 +213,7 @@ def _remove_dead_partials(out: Path) -> None:
 def _install(tmp: Path, out: Path) -> None:
     """Move the finished folder ``tmp`` to ``out``, replacing an older data set there."""
     if out.exists():
-        if (out / "dataset.json").is_file():
+        if (out / layout.DATASET_INFO).is_file():
             old = out.parent / f".{out.name}.old-{os.getpid()}"
             os.replace(out, old)
             os.replace(tmp, out)
@@ -379,7 +380,12 @@ def build_dataset(
                     for name in ("images", "labels", "valid", "patches", "split")
                 },
             }
-            write_json_atomic(tmp / "dataset.json", info)
+            write_json_atomic(tmp / layout.DATASET_INFO, info)
+            write_manifest(tmp, "dataset",
+                           [path for r in records for path in (r["sem_path"], r["label_path"])],
+                           {"patch_px": patch, "median_px": median_px,
+                            "mask_boundary": mask_boundary, "split": split, "val_frac": val_frac,
+                            "seed": seed})
             _install(tmp, out)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)

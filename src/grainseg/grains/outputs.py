@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from grainseg import layout
 from grainseg.grains.analysis import GrainAnalysis
 from grainseg.grains.figures import distribution_figure, width_figure
 from grainseg.io.atomic import ensure_output_dir, write_json_atomic, write_text_atomic
@@ -75,7 +76,7 @@ def write_grain_outputs(out_dir: str | os.PathLike, analysis: GrainAnalysis,
         summary["reference_pixel_size_um"] = (reference.summary.get("pixel_size_um")
                                               if reference else None)
         summary["distances"] = distances
-    written = [out / "grains.csv", out / "summary.json"]
+    written = [out / layout.GRAINS_TABLE, out / layout.GRAINS_SUMMARY]
     write_text_atomic(written[0], table_csv(analysis.table))
     write_json_atomic(written[1], summary)
     figures = distribution_figures(analysis, reference, distances)
@@ -85,7 +86,7 @@ def write_grain_outputs(out_dir: str | os.PathLike, analysis: GrainAnalysis,
         figures["width"] = width_figure(widths, ["input", "reference"][: len(widths)],
                                         width_difference_px)
     for name, fig in figures.items():
-        path = out / f"{name}_distribution.png"
+        path = out / layout.distribution_png(name)
         save_png(fig, path)
         written.append(path)
     return written

@@ -16,14 +16,7 @@ from pathlib import Path
 
 from grainseg.errors import GrainsegError, input_error
 from grainseg.io.names import output_stems
-
-#: Output suffixes per image, after the input's stem.
-OUTPUTS = {
-    "probability": "_probability.tif",
-    "boundaries": "_boundaries.tif",
-    "grain_ids": "_grain_ids.tif",
-    "overlay": "_overlay.png",
-}
+from grainseg.layout import SEGMENT_SUFFIXES, segment_names
 
 
 def input_stem(image_path: str | os.PathLike) -> str:
@@ -36,23 +29,21 @@ def input_stem(image_path: str | os.PathLike) -> str:
 def output_paths(
     image_path: str | os.PathLike, out_dir: str | os.PathLike, stem: str | None = None
 ) -> dict[str, Path]:
-    """The four output files of one input image (keys of `OUTPUTS`), named after ``stem``
-    (default: the input's own, see `input_stem`; `plan_outputs` makes them distinct); a zarr
-    input gets OME-Zarr rasters (``.zarr`` in place of ``.tif``)."""
+    """The four output files of one input image (`grainseg.layout.segment_names`), named after
+    ``stem`` (default: the input's own, see `input_stem`; `plan_outputs` makes them distinct); a
+    zarr input gets OME-Zarr rasters (``.zarr`` in place of ``.tif``)."""
     from grainseg.io.omezarr import is_zarr
 
     stem = input_stem(image_path) if stem is None else stem
-    if is_zarr(image_path):
-        return {key: Path(out_dir) / f"{stem}{suffix.replace('.tif', '.zarr')}"
-                for key, suffix in OUTPUTS.items()}
-    return {key: Path(out_dir) / f"{stem}{suffix}" for key, suffix in OUTPUTS.items()}
+    names = segment_names(stem, zarr=is_zarr(image_path))
+    return {key: Path(out_dir) / name for key, name in names.items()}
 
 
 def is_segment_output(path: str | os.PathLike) -> bool:
     """Whether ``path`` is an output `segment_file` wrote (its name ends like one and, for a
     TIFF, grainseg's metadata is inside)."""
     path = Path(path)
-    if not any(path.name.endswith(suffix) for suffix in OUTPUTS.values()):
+    if not any(path.name.endswith(suffix) for suffix in SEGMENT_SUFFIXES.values()):
         return False
     if path.suffix.lower() == ".png":
         return True
@@ -202,7 +193,7 @@ def segment_file(
         Input micrograph (TIFF, PNG, JPEG, BMP), or zarr / OME-Zarr store (always segmented
         block by block).
     outputs : dict
-        Final paths under the keys of `OUTPUTS`.
+        Final paths under the keys of `grainseg.layout.SEGMENT_SUFFIXES`.
     predict : callable
         Tile predictor (see `grainseg.infer.segment.model_predictor`).
     page : int or None
