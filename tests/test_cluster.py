@@ -55,7 +55,7 @@ def test_check_cluster_values():
     assert check_cluster("local:2") == "local:2"
     assert check_cluster("tcp://node07:8786") == "tcp://node07:8786"
     for bad in ("local:0", "local", "slurm", "tcp://host"):
-        with pytest.raises(GrainsegError, match="--cluster"):
+        with pytest.raises(GrainsegError, match=f"^cluster {bad}: expected local:N"):
             check_cluster(bad)
 
 
@@ -106,7 +106,7 @@ def test_killed_worker_loses_no_image(tmp_path, model_file, scheduler):
     assert sorted(r["image"] for r in summary["images"]) == sorted(map(str, paths))
     assert summary["failed"] == []
     assert not list(out.glob(".*"))  # no temporary or partial file
-    assert len(list(out.iterdir())) == 4 * len(paths) + 1
+    assert len(list(out.iterdir())) == 4 * len(paths) + 2  # + summary and manifest
     reference = output_bytes(tmp_path / "reference", paths[:1])
     assert output_bytes(out, paths[:1]) == reference
 

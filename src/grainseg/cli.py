@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from grainseg.commands import build_parser
+from grainseg.commands import build_parser, error_message
 from grainseg.errors import GrainsegError
 
 
@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     except GrainsegError as exc:
         if args.debug:
             raise
-        print(f"grainseg {args.command}: error: {exc}", file=sys.stderr)
+        print(f"grainseg {args.command}: error: {error_message(args, exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"grainseg {args.command}: interrupted", file=sys.stderr)

@@ -21,7 +21,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from grainseg.errors import GrainsegError
+from grainseg.errors import GrainsegError, ParameterError
 
 _LOCAL = re.compile(r"local:(\d+)")
 _REMOTE = re.compile(r"tcp://[^:/\s]+:\d+")
@@ -42,8 +42,8 @@ def check_cluster(spec: str | None) -> str | None:
         return spec
     if _REMOTE.fullmatch(spec):
         return spec
-    raise GrainsegError(
-        f"--cluster {spec}: expected local:N (N worker processes here, N >= 1) or "
+    raise ParameterError(
+        "cluster", f"{spec}: expected local:N (N worker processes here, N >= 1) or "
         "tcp://HOST:PORT (a running Dask scheduler)"
     )
 
@@ -64,8 +64,8 @@ def dask_client(spec: str) -> Iterator[Any]:
     try:
         from distributed import Client, LocalCluster, WorkerPlugin
     except ImportError:
-        raise GrainsegError(
-            "--cluster needs Dask distributed: pip install 'dask[distributed]'"
+        raise ParameterError(
+            "cluster", "needs Dask distributed: pip install 'dask[distributed]'"
         ) from None
     local = _LOCAL.fullmatch(spec)
     if local:
@@ -90,7 +90,7 @@ def dask_client(spec: str) -> Iterator[Any]:
     try:
         client = Client(spec, timeout="30s")
     except OSError as exc:
-        raise GrainsegError(f"--cluster {spec}: cannot reach the scheduler ({exc})") from None
+        raise ParameterError("cluster", f"{spec}: cannot reach the scheduler ({exc})") from None
     with client:
         yield client
 

@@ -45,7 +45,7 @@ def _fmt(value: float | None) -> str:
 
 def _step(title: str, argv: list[str]) -> None:
     """Run one sub-command in-process, printing it as the user would type it."""
-    from grainseg.commands import build_parser
+    from grainseg.commands import build_parser, error_message
     from grainseg.errors import GrainsegError
 
     print(f"\n== {title}\n$ grainseg {' '.join(argv)}", flush=True)
@@ -54,7 +54,7 @@ def _step(title: str, argv: list[str]) -> None:
     try:
         code = int(args.func(args) or 0)
     except GrainsegError as exc:
-        raise GrainsegError(f"demo step '{title}' failed: {exc}") from exc
+        raise GrainsegError(f"demo step '{title}' failed: {error_message(args, exc)}") from exc
     if code != 0:
         raise GrainsegError(f"demo step '{title}' failed (exit code {code})")
     print(f"   ({time.perf_counter() - start:.1f} s)", flush=True)
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     names = [f"specimen_{i:03d}" for i in range(plan["n"])]
     train_names, test_names = names[:-1], names[-1:]
     spec = out / "specimens"
-    files = {name: {role: spec / f for role, f in layout.synth_names(name).items()}
+    specimen = {name: {role: spec / f for role, f in layout.synth_names(name).items()}
              for name in names}
 
     _step("1. synthetic SEM images + EBSD maps with drift (exact truth kept)",
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
            "--max-drift-px", "20"])
     for name in names:
         _step(f"2. register {name}'s EBSD map to its SEM image and draw labels",
-              ["labels", "--sem", str(files[name]["sem"]), "--ebsd", str(files[name]["ebsd"]),
+              ["labels", "--sem", str(specimen[name]["sem"]), "--ebsd", str(specimen[name]["ebsd"]),
                "--out", str(out / "labels" / name)])
     _step("3. data set of 128 px patches (validation by whole image)",
           ["dataset", *[str(out / "labels" / n) for n in train_names], "--out",
@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         _step(f"6. evaluate {run_name} on the validation patches",
               ["evaluate", str(out / run_name), str(out / "dataset"), "--json",
                str(out / f"evaluate_{run_name}.json")])
-    held_out = [str(files[n]["sem"]) for n in test_names]
+    held_out = [str(specimen[n]["sem"]) for n in test_names]
     for run_name, folder in (("run_bce", "segment_synthetic_bce"), ("run_topo", "segment_synthetic")):
         _step(f"7. segment held-out whole micrographs with {run_name}",
               ["segment", *held_out, "--model", str(out / run_name), "--out", str(out / folder)])
@@ -118,8 +118,8 @@ def run(args: argparse.Namespace) -> int:
     for name in test_names:
         _step(f"9. grain statistics of {name} against its true grains",
               ["grains", str(out / "segment_synthetic"
-                             / layout.segment_names(files[name]["sem"].stem)["grain_ids"]),
-               "--reference", str(files[name]["grains"]), "--min-diameter-px", "3",
+                             / layout.segment_names(specimen[name]["sem"].stem)["grain_ids"]),
+               "--reference", str(specimen[name]["grains"]), "--min-diameter-px", "3",
                "--out", str(out / "grains" / name)])
     _step("10. grain statistics of the real micrograph (µm, ASTM E112)",
           ["grains", str(out / "segment_real" / layout.segment_names(real.stem)["grain_ids"]),

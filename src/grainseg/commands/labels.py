@@ -6,6 +6,9 @@ import argparse
 import os
 from pathlib import Path
 
+# Library parameters named otherwise than their option (see `grainseg.commands.error_message`).
+FLAGS = {"lagb_deg": "--lagb", "hagb_deg": "--hagb", "method": "--register"}
+
 ORDER = 30
 
 

@@ -101,9 +101,6 @@ def run(args: argparse.Namespace) -> int:
     settings = dict(tile_px=args.tile, overlap=args.overlap, batch=args.batch,
                     threshold=args.threshold, min_grain_px=args.min_grain_px, page=args.page,
                     flip_tta=args.tta)
-    write_manifest(out_dir, "segment", args.images,
-                   {"model": model_path, "device": args.device, "cluster": cluster,
-                    "all_pages": args.all_pages, **settings})
     result = segment_batch(list(args.images), out_dir, model_path, device=args.device,
                            settings=settings, skip_existing=args.skip_existing, cluster=cluster,
                            all_pages=args.all_pages)
@@ -113,6 +110,9 @@ def run(args: argparse.Namespace) -> int:
                "images": records, "failed": failed, "skipped_existing": skipped,
                "skipped_outputs": result["skipped_outputs"], "seconds": result["seconds"]}
     write_json_atomic(out_dir / layout.SEGMENT_SUMMARY, summary)
+    write_manifest(out_dir, "segment", args.images,
+                   {"model": model_path, "device": args.device, "cluster": cluster,
+                    "all_pages": args.all_pages, **settings})
     print(f"segmented {len(records)} image(s), skipped {skipped} existing, "
           f"{len(failed)} failed, in {summary['seconds']:.1f} s -> {out_dir}")
     for info in records:

@@ -38,7 +38,7 @@ from tqdm import tqdm
 from grainseg import __version__, layout
 from grainseg.data.masks import POLARITIES, boundary_from_mask
 from grainseg.data.pairs import Pair
-from grainseg.errors import GrainsegError, input_error
+from grainseg.errors import GrainsegError, ParameterError, input_error
 from grainseg.io.atomic import ensure_output_dir, write_errors_reported, write_json_atomic
 from grainseg.io.manifest import write_manifest
 from grainseg.io.tiff import read_mask, read_micrograph
@@ -136,9 +136,9 @@ def _split(
         return codes, ["train"] * len(sources)
     if split == "image":
         if len(sources) < 2:
-            raise GrainsegError(
-                "--split image needs at least 2 images (one for validation); "
-                "give more pairs, use --split patch or --val-frac 0"
+            raise ParameterError(
+                "split", "image needs at least 2 images (one for validation); give more pairs, "
+                "split by patch or leave no validation share"
             )
         n_val = int(np.clip(round(val_frac * len(sources)), 1, len(sources) - 1))
         val_sources = set(rng.permutation(len(sources))[:n_val].tolist())
@@ -148,7 +148,7 @@ def _split(
         )
         return codes, sides
     if n_total < 2:
-        raise GrainsegError("--split patch needs at least 2 patches")
+        raise ParameterError("split", "patch needs at least 2 patches")
     n_val = int(np.clip(round(val_frac * n_total), 1, n_total - 1))
     codes[rng.permutation(n_total)[:n_val]] = SPLIT_CODES["val"]
     return codes, ["mixed"] * len(sources)
@@ -265,18 +265,18 @@ def build_dataset(
         The content written to ``dataset.json``.
     """
     if patch < 8:
-        raise GrainsegError(f"--patch must be at least 8 px, got {patch}")
+        raise ParameterError("patch", f"must be at least 8 px, got {patch}")
     if split not in ("image", "patch"):
-        raise GrainsegError(f"--split must be 'image' or 'patch', got {split!r}")
+        raise ParameterError("split", f"must be 'image' or 'patch', got {split!r}")
     if not 0 <= val_frac < 1:
-        raise GrainsegError(f"--val-frac must be in [0, 1), got {val_frac}")
+        raise ParameterError("val_frac", f"must be in [0, 1), got {val_frac}")
     if not pairs:
         raise GrainsegError("no pairs given")
     if mask_boundary not in POLARITIES:
-        raise GrainsegError(f"mask_boundary must be one of {POLARITIES}, got {mask_boundary!r}")
-    check_median_px(median_px, "--median")
+        raise ParameterError("mask_boundary", f"must be one of {POLARITIES}, got {mask_boundary!r}")
+    check_median_px(median_px)
     if seed < 0:
-        raise GrainsegError(f"--seed {seed}: must not be negative")
+        raise ParameterError("seed", f"{seed}: must not be negative")
     _refuse_repeated_images(pairs)
     out = Path(out)
     if out.exists() and not out.is_dir():

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from grainseg.errors import GrainsegError
+from grainseg.errors import GrainsegError, ParameterError
 from grainseg.infer.postprocess import probability_to_network
 from grainseg.infer.tiling import Predictor, TilePlan, choose_tiling, predict_tiled
 from grainseg.preprocess import data_bar_start_row, preprocess_sem
@@ -83,9 +83,9 @@ def resolve_device(name: str = "auto") -> torch.device:
     try:
         device = torch.device(name)
     except RuntimeError:
-        raise GrainsegError(f"--device {name}: unknown device (use auto, cpu or cuda)") from None
+        raise ParameterError("device", f"{name}: unknown device (use auto, cpu or cuda)") from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise GrainsegError(f"--device {name}: CUDA is not available on this machine")
+        raise ParameterError("device", f"{name}: CUDA is not available on this machine")
     return device
 
 

@@ -213,7 +213,7 @@ def _read_tiff(path: Path, notes: list[str], page: int | None) -> tuple[np.ndarr
                 raise input_error(path, "TIFF is damaged or truncated (no image directory)")
             count = len(tif.pages)
             if page is not None and not 1 <= page <= count:
-                raise input_error(path, f"--page {page}: the file has {count} page{'' if count == 1 else 's'}")
+                raise input_error(path, f"page {page}: the file has {count} page{'' if count == 1 else 's'}")
             chosen = tif.pages[(page or 1) - 1]
             if count > 1:
                 default = " (the default; --page N reads another)" if page is None else ""
