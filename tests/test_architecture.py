@@ -21,7 +21,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("grainseg", "errors", "layout"),
     ("pixel_size",),
     ("io",),
-    ("cluster", "preprocess"),
+    ("cluster", "overlay", "preprocess"),
     ("grains", "register"),
     ("ebsd", "metrics", "synth"),
     ("labels", "models", "losses"),

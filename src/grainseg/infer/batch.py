@@ -220,11 +220,12 @@ def segment_file(
     from matplotlib.image import imsave
 
     from grainseg.infer.large import LARGE_IMAGE_PX, image_size_px, segment_large
-    from grainseg.infer.segment import overlay_rgb, segment_image
+    from grainseg.infer.segment import segment_image
     from grainseg.io.atomic import atomic_path
     from grainseg.io.omezarr import is_zarr
     from grainseg.io.tiff import RASTER_SUFFIXES, read_micrograph, write_tiff
     from grainseg.models import SIZE_MULTIPLE
+    from grainseg.overlay import overlay_rgb
     from grainseg.preprocess import normalise_intensity
 
     settings = {"multiple": SIZE_MULTIPLE, **settings}

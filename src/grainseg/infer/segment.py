@@ -20,9 +20,6 @@ from grainseg.infer.postprocess import probability_to_network
 from grainseg.infer.tiling import Predictor, TilePlan, choose_tiling, predict_tiled
 from grainseg.preprocess import data_bar_start_row, preprocess_sem
 
-#: RGB colour of boundaries in the overlay PNG.
-OVERLAY_COLOUR = (255, 32, 32)
-
 
 @dataclass
 class SegmentationResult:
@@ -255,26 +252,6 @@ def default_model_path() -> Path:
             "(a model.pt, a training run directory or a .ckpt)"
         )
     return path
-
-
-def overlay_rgb(network_input: np.ndarray, boundaries: np.ndarray) -> np.ndarray:
-    """The micrograph in grey with the boundary network in red.
-
-    Parameters
-    ----------
-    network_input : (H, W) float
-        Preprocessed image (about 0..1; clipped).
-    boundaries : (H, W) bool or uint8
-        Non-zero on boundaries.
-
-    Returns
-    -------
-    (H, W, 3) uint8
-    """
-    grey = (np.clip(network_input, 0.0, 1.0) * 255).astype(np.uint8)
-    rgb = np.repeat(grey[..., None], 3, axis=-1)
-    rgb[np.asarray(boundaries) > 0] = OVERLAY_COLOUR
-    return rgb
 
 
 def segment_image(

@@ -34,6 +34,7 @@ from grainseg import layout
 from grainseg.errors import GrainsegError
 from grainseg.io.manifest import manifest_stage
 from grainseg.io.tiff import read_mask, read_micrograph
+from grainseg.metrics.pixel import confusion_counts, pixel_scores
 from grainseg.report.figures import (
     boundary_overlay,
     confusion_overlay,
@@ -159,9 +160,7 @@ def section_prediction(roots: Sequence[Path], notes: list[str]) -> tuple[Section
                 continue
             if truth_mask is not None:
                 p, t = _crop_common(pred, truth_mask)
-                tp, fp, fn = (np.count_nonzero(p & t), np.count_nonzero(p & ~t),
-                              np.count_nonzero(~p & t))
-                dice = 2 * tp / max(2 * tp + fp + fn, 1)
+                dice = pixel_scores(confusion_counts(p, t))["dice"]
                 fig2.items.append(array_item(confusion_overlay(p, t),
                                              f"{_label(path, roots)} vs {truth.name}: "
                                              f"pixel Dice {dice:.3f}"))

@@ -7,26 +7,30 @@ from __future__ import annotations
 
 import numpy as np
 
+from grainseg.overlay import overlay_rgb
+
 # Fig. 2 colours: true negative black, true positive cyan, false positive yellow, false negative red.
 CONFUSION_COLOURS = {
     "TN": (0, 0, 0), "TP": (0, 255, 255), "FP": (255, 255, 0), "FN": (255, 0, 0),
 }
 
 
-def grey_to_rgb(image: np.ndarray) -> np.ndarray:
-    """(H, W) image of any dtype -> (H, W, 3) uint8, stretched between the 1st and 99th percentiles."""
+def stretch_01(image: np.ndarray) -> np.ndarray:
+    """(H, W) image of any dtype -> float32 0..1, stretched between the 1st and 99th percentiles."""
     values = np.asarray(image, dtype=np.float32)
     lo, hi = np.percentile(values, [1, 99])
-    scaled = np.clip((values - lo) / max(hi - lo, 1e-12), 0, 1)
-    return np.repeat((scaled * 255).astype(np.uint8)[..., None], 3, axis=2)
+    return np.clip((values - lo) / max(hi - lo, 1e-12), 0, 1)
 
 
-def boundary_overlay(image: np.ndarray, boundary: np.ndarray,
-                     colour: tuple[int, int, int] = (255, 40, 40)) -> np.ndarray:
-    """Fig. 1a: the micrograph in grey with boundary pixels painted in ``colour``; (H, W, 3) uint8."""
-    rgb = grey_to_rgb(image)
-    rgb[np.asarray(boundary, dtype=bool)] = colour
-    return rgb
+def grey_to_rgb(image: np.ndarray) -> np.ndarray:
+    """(H, W) image of any dtype -> (H, W, 3) uint8, stretched (`stretch_01`)."""
+    return np.repeat((stretch_01(image) * 255).astype(np.uint8)[..., None], 3, axis=2)
+
+
+def boundary_overlay(image: np.ndarray, boundary: np.ndarray) -> np.ndarray:
+    """Fig. 1a: the micrograph stretched in grey with the boundary pixels painted as in every
+    grainseg overlay (`grainseg.overlay.overlay_rgb`); (H, W, 3) uint8."""
+    return overlay_rgb(stretch_01(image), boundary)
 
 
 def patch_grid_overlay(image: np.ndarray, patch_px: int,
