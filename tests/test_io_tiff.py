@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 import tifffile
@@ -16,6 +18,13 @@ def test_roundtrip_keeps_pixel_size_and_values(tmp_path):
     assert not list(tmp_path.glob("*.part"))
 
 
+def test_fei_pixel_size_from_the_real_metadata_block():
+    """A crop of a real FEI/Thermo Fisher image (tests/data/sem), so it runs on a clean clone."""
+    m = read_micrograph(Path(__file__).parent / "data" / "sem" / "austenitic_steel_bse_002_crop.tif")
+    assert m.image.shape == (24, 32) and m.image.dtype == np.uint16
+    assert m.pixel_size_um == pytest.approx(0.0770833, rel=1e-5)
+
+
 def test_real_fei_pixel_size(shared_data):
     m = read_micrograph(shared_data / "sem" / "austenitic_steel_bse_002.tif")
     assert m.image.shape == (954, 1024)
@@ -28,6 +37,42 @@ def test_real_data_bar_found(shared_data):
         image = read_micrograph(shared_data / "sem" / name).image
         start = data_bar_start_row(image)
         assert 870 <= start <= 890
+
+
+def _bar_image() -> np.ndarray:
+    """120 rows of grain texture over a 24-row data bar: flat grey 46 with white text."""
+    rng = np.random.default_rng(2)
+    image = np.empty((144, 200), np.uint8)
+    image[:120] = rng.integers(60, 250, (120, 200))
+    image[120:] = 46
+    for x in range(8, 190, 12):  # characters, 4 x 12 px strokes
+        image[126:138, x:x + 4] = 255
+        image[131:133, x:x + 7] = 255
+    return image
+
+
+def test_data_bar_found_on_jpeg_micrographs(tmp_path):
+    """JPEG changes the flat bar's grey by a few levels around the text; the bar is still the
+    bar (the exact-value rule found only its bottom rows)."""
+    from PIL import Image
+
+    image = _bar_image()
+    assert data_bar_start_row(image) == 120
+    for quality in (95, 90, 85):
+        Image.fromarray(image).save(tmp_path / f"q{quality}.jpg", quality=quality)
+        assert data_bar_start_row(read_micrograph(tmp_path / f"q{quality}.jpg").image) == 120
+
+
+def test_real_data_bar_found_on_jpeg(shared_data, tmp_path):
+    from PIL import Image
+
+    image = read_micrograph(shared_data / "sem" / "austenitic_steel_bse_002.tif").image
+    start = data_bar_start_row(image)
+    Image.fromarray(np.round(image / 257).astype(np.uint8)).save(tmp_path / "b.jpg", quality=90)
+    assert data_bar_start_row(read_micrograph(tmp_path / "b.jpg").image) == start
+    optical = read_micrograph(shared_data / "micrographs" / "nist_steel_optical.tif").image
+    Image.fromarray(optical).save(tmp_path / "o.jpg", quality=90)
+    assert data_bar_start_row(read_micrograph(tmp_path / "o.jpg").image) == optical.shape[0]
 
 
 def test_no_data_bar_on_plain_image():
