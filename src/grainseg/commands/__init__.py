@@ -3,8 +3,8 @@
 Each module defines ``ORDER`` (an int: its place in ``grainseg --help``, following the pipeline)
 and ``add_parser(subparsers)``, which adds its sub-parser and sets ``func`` to a function taking
 the parsed arguments and returning an exit code; optionally ``FLAGS``, the flag of each library
-parameter whose name is not the option's ``dest`` (``{"lagb_deg": "--lagb"}``). Modules import heavy libraries inside ``func``,
-so that ``grainseg --help`` stays fast.
+parameter whose name is not the option's ``dest`` (``{"lagb_deg": "--lagb"}``). Modules import
+heavy libraries inside ``func``, so that ``grainseg --help`` stays fast.
 
 The library names its parameters in errors (`grainseg.errors.ParameterError`); `error_message`
 puts the flag that filled the parameter in its place.
