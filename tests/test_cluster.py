@@ -59,6 +59,7 @@ def test_check_cluster_values():
             check_cluster(bad)
 
 
+@pytest.mark.slow
 def test_local_cluster_gives_the_single_process_files(tmp_path, model_file):
     paths = make_images(tmp_path / "in", 4)
     # Each of the 2 workers gets cpu_count // 2 torch threads; float results depend on the
@@ -75,6 +76,7 @@ def test_local_cluster_gives_the_single_process_files(tmp_path, model_file):
     assert summary["cluster"] == "local:2" and len(summary["images"]) == 4
 
 
+@pytest.mark.slow
 def test_killed_worker_loses_no_image(tmp_path, model_file, scheduler):
     address, client = scheduler
     paths = make_images(tmp_path / "in", 6, shape=(160, 192))

@@ -61,6 +61,7 @@ def test_ngff_04_with_leading_axes_and_plain_arrays(tmp_path):
     del plain
 
 
+@pytest.mark.slow
 def test_segment_zarr_mosaic_to_ome_zarr(tmp_path):
     torch.manual_seed(0)
     model = tmp_path / "model.pt"
