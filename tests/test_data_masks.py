@@ -63,7 +63,7 @@ def test_masks_that_look_like_neither_are_refused():
         boundary_from_mask(half)
 
 
-def _folders(tmp_path, n=4):
+def _folders(tmp_path, n=5):
     """n SEM images (TIFF and PNG) and masks in mixed formats, polarities and names."""
     images, masks = tmp_path / "images", tmp_path / "masks"
     images.mkdir()
@@ -86,8 +86,11 @@ def _folders(tmp_path, n=4):
             Image.fromarray(black_on_white).save(masks / "Area1.jpg", quality=90)
         elif k == 2:
             Image.fromarray(255 - black_on_white).save(masks / "area2_label.png")
-        else:
+        elif k == 4:
+            Image.fromarray(255 - black_on_white).save(masks / "area4_gt.jpeg", quality=90)
+        else:  # a grain-ID label image: its boundaries are where the ID changes
             write_tiff(masks / f"Area{k}.tif", grains.astype(np.uint16))
+            lines = boundary_from_mask(grains.astype(np.uint16))
         truths.append(lines)
     return images, masks, truths
 
@@ -97,7 +100,8 @@ def test_folders_pair_by_name(tmp_path):
     pairs = pairs_from_folders(images, masks)
     assert [(p.sem_path.name, p.label_path.name) for p in pairs] == [
         ("area0.tif", "area0_mask.png"), ("Area1.png", "Area1.jpg"),
-        ("area2.tif", "area2_label.png"), ("Area3.png", "Area3.tif")]
+        ("area2.tif", "area2_label.png"), ("Area3.png", "Area3.tif"),
+        ("area4.tif", "area4_gt.jpeg")]
     (images / "extra.png").write_bytes((images / "Area1.png").read_bytes())
     with pytest.raises(GrainsegError, match=r"1 image\(s\) without a mask \(extra\.png\)"):
         pairs_from_folders(images, masks)
@@ -109,10 +113,16 @@ def test_dataset_from_hand_masks_trains_and_evaluates(tmp_path):
     assert main(["dataset", "--images", str(images), "--masks", str(masks), "--out", str(ds),
                  "--patch", "32", "--val-frac", "0.25"]) == 0
     arrays = open_dataset(ds)
-    assert arrays.labels.shape[0] == 16
-    # the first image's four patches are its drawn boundaries, whatever the mask's format
-    first = np.asarray(arrays.labels[:4]).reshape(2, 2, 32, 32).swapaxes(1, 2).reshape(64, 64)
-    np.testing.assert_array_equal(first.astype(bool), truths[0])
+    assert arrays.labels.shape[0] == 20
+    # each image's four patches are its drawn boundaries, whatever the mask's format and
+    # polarity (PNG and JPEG, black on white and white on black; JPEG grey thresholded)
+    for k, truth in enumerate(truths):
+        drawn = np.asarray(arrays.labels[4 * k:4 * k + 4]).reshape(2, 2, 32, 32)
+        drawn = drawn.swapaxes(1, 2).reshape(64, 64).astype(bool)
+        if k in (1, 4):  # JPEG
+            assert (drawn != truth).mean() < 0.01, k
+        else:
+            np.testing.assert_array_equal(drawn, truth, err_msg=str(k))
     run = tmp_path / "run"
     assert main(["train", str(ds), "--out", str(run), "--width", "0.125", "--batch", "4",
                  "--epochs", "1", "--no-progress"]) == 0

@@ -6,7 +6,7 @@ from __future__ import annotations
 import h5py
 import numpy as np
 import pytest
-from helpers.h5oina import COLS, ROWS, STEP_UM, write_h5oina
+from helpers.h5oina import COLS, MANDATORY, ROWS, STEP_UM, write_h5oina
 from orix.quaternion import Rotation
 
 from grainseg.errors import GrainsegError
@@ -34,6 +34,31 @@ def test_h5oina_map_phases_and_not_indexed(tmp_path, two_phase_map):
     np.testing.assert_allclose(m.quaternions[m.indexed], expected.reshape(ROWS, COLS, 4)[m.indexed],
                                atol=1e-6)
     assert m.properties["bc"].shape == (ROWS, COLS)
+
+
+def test_h5oina_fixture_holds_what_the_spec_makes_mandatory(tmp_path, two_phase_map):
+    """The fixtures follow H5OINAFile.md: its mandatory datasets, (1, 1) header scalars; the
+    reader takes header scalars stored as (1,) too, as some writers do."""
+    euler, phase = two_phase_map
+    images = {"BSE": np.zeros((40, 64), np.uint8)}
+    path = write_h5oina(tmp_path / "spec.h5oina", euler, phase, images=images)
+    with h5py.File(path, "r") as h5:
+        for group, names in MANDATORY.items():
+            for name in names:
+                assert f"{group}/{name}".lstrip("/") in h5, (group, name)
+        assert h5["1/EBSD/Header/X Cells"].shape == (1, 1)
+        assert h5["1/EBSD/Header/Relative Offset"].shape == (1, 2)
+        assert h5["1/EBSD/Data/Euler"].shape == (ROWS * COLS, 3)
+        assert h5["1/EBSD/Data/Phase"].dtype == np.uint8
+    expected = read_ebsd(path)
+    with h5py.File(path, "r+") as h5:
+        for key in ("X Cells", "Y Cells", "X Step", "Y Step"):
+            value = h5[f"1/EBSD/Header/{key}"][()].ravel()
+            del h5[f"1/EBSD/Header/{key}"]
+            h5[f"1/EBSD/Header/{key}"] = value
+    m = read_ebsd(path)
+    assert m.shape == expected.shape and m.step_um == expected.step_um
+    np.testing.assert_array_equal(m.quaternions, expected.quaternions)
 
 
 def test_h5oina_laue_group_from_the_number_when_no_symbol(tmp_path, two_phase_map):
@@ -86,6 +111,13 @@ def test_h5oina_damaged_files_are_refused(tmp_path, two_phase_map):
     path = write_h5oina(tmp_path / "extra.h5oina", euler, np.where(phase == 2, 3, phase))
     with pytest.raises(GrainsegError, match=r"data use phase number\(s\) \[3\]"):
         read_ebsd(path)
+    with h5py.File(path, "r+") as h5:
+        values = h5["1/EBSD/Data/Phase"][()].astype(np.float64)
+        values[0] = 1e20
+        del h5["1/EBSD/Data/Phase"]
+        h5["1/EBSD/Data/Phase"] = values
+    with pytest.raises(GrainsegError, match=r"data use phase number\(s\) \[3, 1e\+20\] but"):
+        read_ebsd(path)
     with pytest.raises(GrainsegError, match="no slice '2' with EBSD data; the file holds 1"):
         read_ebsd(write_h5oina(tmp_path / "ok.h5oina", euler, phase), scan="2")
     (tmp_path / "cut.h5oina").write_bytes(path.read_bytes()[:2000])
@@ -137,3 +169,16 @@ def test_labels_from_h5oina_use_its_electron_image_and_bounding_box(tmp_path):
         f1 = tolerance_scores(tolerance_counts(label, truth, 2.0, valid=~ignore))["boundary_f1"]
         assert f1 > 0.9, (register, f1)
         assert (out / "sem.tif").is_file()  # the folder is a data set pair
+
+
+def test_ebsd_grains_reads_h5oina_and_says_so(tmp_path, two_phase_map, capsys):
+    from grainseg.cli import main
+
+    euler, phase = two_phase_map
+    path = write_h5oina(tmp_path / "m.h5oina", euler, phase)
+    assert main(["ebsd-grains", str(path), "--out", str(tmp_path / "out")]) == 0
+    assert (tmp_path / "out" / "grain_ids.tif").is_file()
+    for argv in (["--help"], ["ebsd-grains", "--help"]):
+        with pytest.raises(SystemExit):
+            main(argv)
+        assert ".h5oina" in capsys.readouterr().out.split("ebsd-grains", 1)[1], argv

@@ -1,6 +1,7 @@
 """read_ebsd on the real files, on small files written here, and on broken files."""
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -73,6 +74,16 @@ def test_cpr_crc_pair(ebsd_dir):
     # the .crc side of the pair reads the same
     m2 = read_ebsd(ebsd_dir / "ni_superalloy.crc")
     np.testing.assert_array_equal(m2.quaternions, m.quaternions)
+
+
+def test_cpr_crc_crop_of_the_real_pair():
+    """The first 24 records of the real pair as a 6 x 4 map (tests/data/ebsd): a clean clone
+    reads a real .cpr/.crc too."""
+    m = read_ebsd(Path(__file__).parent / "data" / "ebsd" / "ni_superalloy_crop.cpr")
+    assert m.shape == (4, 6) and m.step_um == pytest.approx(0.12)
+    assert [(p.name, p.laue) for p in m.phases] == [("Ni-superalloy", "m-3m")]
+    np.testing.assert_allclose(np.linalg.norm(m.quaternions, axis=-1), 1.0, atol=1e-6)
+    assert m.properties["bands"].max() <= 16
 
 
 def test_square_ang_matches_orix_reader(ebsd_dir):
@@ -213,7 +224,11 @@ def test_ang_phase_number_not_in_header(tmp_path):
     lines += [_ang_line((0.1, 0.2, 0.3), 0, 0), _ang_line((0.1, 0.2, 0.3), 1, 0, phase=3)]
     bad = tmp_path / "phase.ang"
     bad.write_text("\n".join(lines) + "\n")
-    with pytest.raises(GrainsegError, match="phase table and data disagree"):
+    with pytest.raises(GrainsegError, match=r"phase table and data disagree: .*\(s\) \[3\]"):
+        read_ebsd(bad)
+    # a number too large for an integer is named as written, not as a wrapped-around integer
+    bad.write_text("\n".join(lines).replace(" 3 1 1.0", " 1e20 1 1.0") + "\n")
+    with pytest.raises(GrainsegError, match=r"phase number\(s\) \[1e\+20\] but"):
         read_ebsd(bad)
 
 

@@ -1,9 +1,10 @@
-"""Fuzz the file readers: mutated .ang, .ctf, .cpr/.crc, .osc, EDAX .h5, Bruker .h5, .h5oina,
-TIFF, PNG, JPEG and BMP files may only raise GrainsegError.
+"""Fuzz the file readers: mutated .ang, .ctf, .cpr/.crc, .osc, EDAX .h5, Bruker .h5, .h5oina
+(its EBSD map and its electron image), TIFF, PNG, JPEG and BMP files may only raise
+GrainsegError.
 
-Seeds are small valid files (written here with the synth writers, cut from the real .cpr/.crc
-pair, the .osc and OIM .h5 fixtures of tests/data/ebsd, a spec-built .h5oina, and a TIFF
-carrying the real FEI metadata block). Mutations: truncation, byte flips, number tokens replaced by odd values,
+Seeds are small valid files (written here with the synth writers, the real .cpr/.crc, .osc and
+OIM .h5 crops of tests/data/ebsd, a spec-built .h5oina, and a TIFF carrying the real FEI
+metadata block of tests/data/sem), so the fuzzing runs on a clean clone. Mutations: truncation, byte flips, number tokens replaced by odd values,
 dropped and duplicated lines; for HDF5 also datasets removed, shortened or filled with odd
 values. Whatever the reader returns
 must be a sane map / image. ``GRAINSEG_FUZZ_EXAMPLES`` sets the examples per reader (default 150;
@@ -26,6 +27,7 @@ from hypothesis import strategies as st
 
 from grainseg.errors import GrainsegError
 from grainseg.io.ebsd import read_ebsd, write_ebsd
+from grainseg.io.ebsd.h5oina import read_electron_image
 from grainseg.io.ebsd.map import EBSDMap, Phase
 from grainseg.io.tiff import read_micrograph
 
@@ -74,7 +76,7 @@ def _hex_ang() -> bytes:
 
 
 @pytest.fixture(scope="module")
-def seeds(tmp_path_factory, request) -> dict[str, bytes | tuple[bytes, bytes]]:
+def seeds(tmp_path_factory) -> dict[str, bytes | tuple[bytes, bytes]]:
     """Seed file contents by kind."""
     folder = tmp_path_factory.mktemp("seeds")
     ebsd = _small_map()
@@ -85,13 +87,9 @@ def seeds(tmp_path_factory, request) -> dict[str, bytes | tuple[bytes, bytes]]:
         "hex.ang": _hex_ang(),
         "ctf": (folder / "s.ctf").read_bytes(),
     }
-    shared = request.getfixturevalue("shared_data")
-    cpr = (shared / "ebsd" / "ni_superalloy.cpr").read_text(encoding="latin-1")
-    cpr = re.sub(r"xCells=\d+", "xCells=6", re.sub(r"yCells=\d+", "yCells=4", cpr))
-    record = 1 + 4 * 4 + 4 * 1 + 4  # phase byte; Euler x3, MAD; BC, BS, bands, error; RI
-    crc = (shared / "ebsd" / "ni_superalloy.crc").read_bytes()[: 24 * record]
-    out["cpr"] = (cpr.encode("latin-1"), crc)
-    with tifffile.TiffFile(shared / "sem" / "austenitic_steel_bse_002.tif") as tif:
+    out["cpr"] = ((DATA / "ni_superalloy_crop.cpr").read_bytes(),
+                  (DATA / "ni_superalloy_crop.crc").read_bytes())
+    with tifffile.TiffFile(DATA.parent / "sem" / "austenitic_steel_bse_002_crop.tif") as tif:
         tag = tif.pages[0].tags[34682]  # the raw FEI text block (tifffile parses .value)
         tif.filehandle.seek(tag.valueoffset)
         fei = tif.filehandle.read(tag.count)
@@ -118,7 +116,9 @@ def seeds(tmp_path_factory, request) -> dict[str, bytes | tuple[bytes, bytes]]:
     euler[0, -2:] = np.nan  # outside the acquisition area
     phase = rng.integers(0, 3, (ROWS, COLS))
     phase[1, 1] = 1
-    out["h5oina"] = write_h5oina(folder / "s.h5oina", euler, phase).read_bytes()
+    bse = rng.integers(0, 65535, (12, 16), dtype=np.uint16)
+    out["h5oina"] = write_h5oina(folder / "s.h5oina", euler, phase,
+                                 images={"BSE": bse, "SE": bse // 2}).read_bytes()
     bruker = write_bruker_h5(folder / "b.h5", rng.uniform(0, 180, (4, 5, 3)),
                              (rng.random((4, 5)) < 0.8).astype(int))
     out["bruker.h5"] = bruker.read_bytes()
@@ -261,12 +261,29 @@ def _mutate_hdf5(h5, draw) -> None:
     h5[name] = values
 
 
+def _check_electron_image(path: Path) -> None:
+    """`labels` without --sem: the .h5oina's electron image and the map's bounding box."""
+    try:
+        micrograph, box = read_electron_image(path)
+    except GrainsegError as exc:
+        assert str(exc).startswith(str(path)), exc
+        return
+    assert micrograph.image.ndim == 2 and micrograph.image.size > 0
+    assert micrograph.pixel_size_um is None or (np.isfinite(micrograph.pixel_size_um)
+                                                and micrograph.pixel_size_um > 0)
+    if box is not None:
+        assert np.isfinite([box.x0_px, box.y0_px, box.width_px, box.height_px]).all()
+        assert box.width_px > 0 and box.height_px > 0
+
+
 @pytest.mark.parametrize("kind", ["oim.h5", "h5oina", "bruker.h5"])
 def test_fuzz_hdf5_ebsd(seeds, tmp_path_factory, kind):
     import h5py
 
     path = tmp_path_factory.mktemp(f"fuzz_{kind.replace('.', '_')}") / f"m.{kind.split('.')[-1]}"
     assert read_ebsd(_write(path, seeds[kind])).indexed.any()
+    if kind == "h5oina":
+        assert read_electron_image(path)[1] is not None  # the seed has an image and a box
 
     @FUZZ
     @given(data=st.data())
@@ -279,6 +296,8 @@ def test_fuzz_hdf5_ebsd(seeds, tmp_path_factory, kind):
         else:
             _write(path, data.draw(mutate_binary(seeds[kind])))
         _check_ebsd(path)
+        if kind == "h5oina":
+            _check_electron_image(path)
 
     run()
 

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 import tifffile
@@ -16,6 +18,13 @@ def test_roundtrip_keeps_pixel_size_and_values(tmp_path):
     assert not list(tmp_path.glob("*.part"))
 
 
+def test_fei_pixel_size_from_the_real_metadata_block():
+    """A crop of a real FEI/Thermo Fisher image (tests/data/sem), so it runs on a clean clone."""
+    m = read_micrograph(Path(__file__).parent / "data" / "sem" / "austenitic_steel_bse_002_crop.tif")
+    assert m.image.shape == (24, 32) and m.image.dtype == np.uint16
+    assert m.pixel_size_um == pytest.approx(0.0770833, rel=1e-5)
+
+
 def test_real_fei_pixel_size(shared_data):
     m = read_micrograph(shared_data / "sem" / "austenitic_steel_bse_002.tif")
     assert m.image.shape == (954, 1024)
@@ -28,6 +37,18 @@ def test_real_data_bar_found(shared_data):
         image = read_micrograph(shared_data / "sem" / name).image
         start = data_bar_start_row(image)
         assert 870 <= start <= 890
+
+
+def test_no_data_bar_in_a_flat_noisy_grain():
+    """A grain filling the bottom rows is not a bar (a rule tolerant of JPEG's grey levels
+    around the bar's text found one here, in a 16-bit image with noise of 200 levels)."""
+    rng = np.random.default_rng(4)
+    grains = np.full((48, 56), 30000.0)  # one grain under the 16 bottom rows, two above
+    grains[:32, :28], grains[:32, 28:] = 15000.0, 45000.0
+    assert data_bar_start_row(np.clip(grains + rng.normal(0, 200, grains.shape), 0, 65535)
+                              .astype(np.uint16)) == 48
+    assert data_bar_start_row(np.clip(grains / 257 + rng.normal(0, 4, grains.shape), 0, 255)
+                              .astype(np.uint8)) == 48
 
 
 def test_no_data_bar_on_plain_image():

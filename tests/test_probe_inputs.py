@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -94,3 +95,49 @@ def test_truncated_tiff_says_damaged_or_truncated(tmp_path, keep_bytes):
     (tmp_path / "png.tif").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
     with pytest.raises(GrainsegError, match=r"png\.tif: not a readable TIFF"):
         read_micrograph(tmp_path / "png.tif")
+
+
+EBSD_DATA = Path(__file__).parent / "data" / "ebsd"
+
+
+@pytest.mark.parametrize("cut_lines", [1, 5])
+def test_truncated_hexagonal_ang_is_refused_not_gap_filled(tmp_path, cut_lines):
+    from grainseg.io.ebsd import read_ebsd
+
+    lines = (EBSD_DATA / "copper_hex_crop.ang").read_text().splitlines()
+    (tmp_path / "cut.ang").write_text("\n".join(lines[:-cut_lines]) + "\n")
+    with pytest.raises(GrainsegError, match=rf"cut\.ang: .*{cut_lines} points? missing.*truncated"):
+        read_ebsd(tmp_path / "cut.ang")
+
+
+@pytest.mark.parametrize("name", ["copper_hex_crop.ang", "s.ctf"])
+def test_truncated_text_table_message_has_no_numpy_advice(tmp_path, name):
+    from test_fuzz_readers import _small_map
+
+    from grainseg.io.ebsd import read_ebsd, write_ebsd
+
+    source = EBSD_DATA / name
+    if name == "s.ctf":
+        write_ebsd(tmp_path / name, _small_map())
+        source = tmp_path / name
+    text = source.read_text()
+    (tmp_path / f"cut{source.suffix}").write_text(text[: len(text.rstrip()) - 12])
+    with pytest.raises(GrainsegError, match="truncated") as info:
+        read_ebsd(tmp_path / f"cut{source.suffix}")
+    assert "usecols" not in str(info.value) and "data row" in str(info.value)
+
+
+def test_ctf_missing_a_phase_line_says_so(tmp_path):
+    from test_fuzz_readers import _small_map
+
+    from grainseg.io.ebsd import read_ebsd, write_ebsd
+
+    write_ebsd(tmp_path / "s.ctf", _small_map())
+    lines = (tmp_path / "s.ctf").read_text().splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("Phases\t"))
+    assert lines[at] == "Phases\t2"
+    del lines[at + 2]  # the second phase's line
+    (tmp_path / "bad.ctf").write_text("\n".join(lines) + "\n")
+    with pytest.raises(GrainsegError, match=r"bad\.ctf: header announces 2 phases but only 1 "
+                                            r"phase line follows"):
+        read_ebsd(tmp_path / "bad.ctf")

@@ -12,8 +12,32 @@ import numpy as np
 ROWS, COLS, STEP_UM = 6, 8, 0.5
 
 
+#: The datasets the specification marks mandatory, for the parts written here (root, slice "1",
+#: EBSD Data / Header / Phases, Electron Image Header); `write_h5oina` writes all of them.
+MANDATORY = {
+    "": ("Format Version", "Index"),
+    "1/EBSD/Data": ("Phase", "Euler"),
+    "1/EBSD/Header": ("Project Label", "X Cells", "Y Cells", "X Step", "Y Step",
+                      "Specimen Orientation Euler", "Scanning Rotation Angle"),
+    "1/EBSD/Header/Phases/1": ("Phase Name", "Reference", "Lattice Angles",
+                               "Lattice Dimensions", "Laue Group"),
+    "1/Electron Image/Header": ("Project Label", "X Cells", "Y Cells", "X Step", "Y Step"),
+}
+
+
 def _string(value: str) -> np.ndarray:
-    return np.array([value.encode()], dtype=h5py.string_dtype())
+    """An H5T_STRING (UTF-8) of the spec's dimension (1, 1)."""
+    return np.array([[value.encode()]], dtype=h5py.string_dtype())
+
+
+def _common_header(group, cols: int, rows: int, step_um: float) -> None:
+    """The mandatory datasets of the spec's Common Header."""
+    group["Project Label"] = _string("grainseg test project")
+    for key, value in (("X Cells", cols), ("Y Cells", rows)):
+        group[key] = np.array([[value]], np.int32)
+    for key in ("X Step", "Y Step"):
+        group[key] = np.array([[step_um]], np.float32)
+        group[key].attrs["Unit"] = "um"
 
 
 def write_h5oina(
@@ -37,7 +61,7 @@ def write_h5oina(
     with h5py.File(path, "w") as h5:
         h5["Manufacturer"] = _string("Oxford Instruments")
         h5["Format Version"] = _string("5.0")
-        h5["Index"] = _string("1")
+        h5["Index"] = _string("1")  # (number of slices, 1)
         ebsd = h5.create_group("1/EBSD")
         data, header = ebsd.create_group("Data"), ebsd.create_group("Header")
         data["Phase"] = phase.reshape(-1, 1).astype(np.uint8)
@@ -47,16 +71,16 @@ def write_h5oina(
         data["Y"] = y.reshape(-1, 1).astype(np.float32)
         data["Band Contrast"] = np.full((rows * cols, 1), 120, np.uint8)
         data["Mean Angular Deviation"] = np.full((rows * cols, 1), 0.01, np.float32)
-        for key, value in (("X Cells", cols), ("Y Cells", rows)):
-            header[key] = np.array([value], np.int32)
-        for key in ("X Step", "Y Step"):
-            header[key] = np.array([step_um], np.float32)
+        _common_header(header, cols, rows, step_um)
+        header["Specimen Orientation Euler"] = np.zeros((1, 3), np.float32)
+        header["Scanning Rotation Angle"] = np.zeros((1, 1), np.float32)
         header["Relative Offset"] = np.array([relative_offset], np.float32)
         header["Relative Size"] = np.array([relative_size], np.float32)
         for k, (name, number, symbol) in enumerate(phases, start=1):
             entry = header.create_group(f"Phases/{k}")
             entry["Phase Name"] = _string(name)
-            entry["Laue Group"] = np.array([number], np.int32)
+            entry["Reference"] = _string("grainseg test fixture")
+            entry["Laue Group"] = np.array([[number]], np.int32)
             if symbol:
                 entry["Laue Group"].attrs["Symbol"] = symbol
             entry["Lattice Dimensions"] = np.array([[3.6, 3.6, 3.6]], np.float32)
@@ -67,8 +91,5 @@ def write_h5oina(
             height, width = next(iter(images.values())).shape
             for detector, image in images.items():
                 image_data[f"{detector}/{detector} Image 1"] = image.reshape(-1)
-            image_header["X Cells"] = np.array([width], np.int32)
-            image_header["Y Cells"] = np.array([height], np.int32)
-            image_header["X Step"] = np.array([image_step_um], np.float32)
-            image_header["Y Step"] = np.array([image_step_um], np.float32)
+            _common_header(image_header, width, height, image_step_um)
     return path

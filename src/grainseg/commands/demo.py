@@ -19,6 +19,13 @@ ORDER = 100
 _FULL = {"n": 6, "size": "640x512", "epochs": 4, "train_min": 2.5, "topo_min": 1.0}
 _QUICK = {"n": 3, "size": "384x320", "epochs": 1, "train_min": 0.25, "topo_min": 0.15}
 
+# Everything the demo writes directly into --out: a re-run deletes these and starts afresh.
+OUTPUTS = (
+    "specimens", "labels", "dataset", "run_bce", "run_topo", "evaluate_run_bce.json",
+    "evaluate_run_topo.json", "segment_synthetic_bce", "segment_synthetic", "segment_real",
+    "grains", "report.html",
+)
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -32,7 +39,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "does the same on fewer, smaller specimens."
         ),
     )
-    parser.add_argument("--out", type=Path, default=Path("demo_out"), help="output folder")
+    parser.add_argument("--out", type=Path, default=Path("demo_out"),
+                        help="output folder; an earlier demo's outputs there are replaced")
     parser.add_argument("--quick", action="store_true", help="a smaller, faster run")
     parser.add_argument("--seed", type=int, default=100, help="seed of the specimens")
     parser.set_defaults(func=run)
@@ -59,14 +67,14 @@ def _step(title: str, argv: list[str]) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from grainseg.io.atomic import ensure_output_dir
+    from grainseg.io.owner import reclaim_folder
     from grainseg.models import default_model_path, load_model
 
     plan = _QUICK if args.quick else _FULL
     shipped = default_model_path()
     if shipped.is_file():
         load_model(shipped)  # a damaged or crafted shipped model is refused before any work
-    out = ensure_output_dir(args.out)
+    out = reclaim_folder(args.out, "demo", OUTPUTS)
     start = time.perf_counter()
     names = [f"specimen_{i:03d}" for i in range(plan["n"])]
     train_names, test_names = names[:-1], names[-1:]

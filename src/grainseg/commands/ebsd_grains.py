@@ -13,7 +13,8 @@ ORDER = 20
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "ebsd-grains",
-        help="grain and boundary maps from an EBSD map (.ang, .osc, .ctf, .cpr/.crc, .h5)",
+        help="grain and boundary maps from an EBSD map (.ang, .osc, .ctf, .cpr/.crc, .h5oina, "
+             ".h5)",
         description=(
             "Reconstruct grains on an EBSD map: 4-neighbours whose disorientation (with the "
             "crystal symmetry) is below --threshold belong to one grain. Writes, on the EBSD "
@@ -24,8 +25,8 @@ def add_parser(subparsers) -> None:
         ),
     )
     parser.add_argument("map", type=Path, metavar="MAP",
-                        help="EBSD map: .ang, .osc, .ctf, .cpr (with its .crc), EDAX OIM .h5 or other "
-                             "HDF5 read by orix")
+                        help="EBSD map: .ang, .osc, .ctf, .cpr (with its .crc), Oxford .h5oina, EDAX "
+                             "OIM .h5 or other HDF5 read by orix (Bruker Esprit)")
     parser.add_argument("--threshold", type=float, default=10.0, metavar="DEG",
                         help="grain boundary disorientation, degrees (default 10)")
     parser.add_argument("--low", type=float, default=2.0, metavar="DEG",
@@ -40,8 +41,8 @@ def add_parser(subparsers) -> None:
                         help="not-indexed islands of at most N points take the surrounding "
                              "grain; larger areas stay unassigned (default 8)")
     parser.add_argument("--scan", default=None, metavar="NAME",
-                        help="scan to read from a file holding several (EDAX .h5); default "
-                             "the first")
+                        help="scan (EDAX .h5) or slice (.h5oina) to read from a file holding "
+                             "several; default the first")
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
     parser.set_defaults(func=run)
 

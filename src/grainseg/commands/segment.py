@@ -21,12 +21,18 @@ def add_parser(subparsers) -> None:
             "merged into their neighbours). Writes per image DIR/STEM_probability.tif (float32), "
             "DIR/STEM_boundaries.tif (uint8, 255 = boundary), DIR/STEM_grain_ids.tif (uint32, "
             "0 = boundary) and DIR/STEM_overlay.png, covering the rows above the data bar, with "
-            "the pixel size carried over. A bad file is reported and skipped (exit code 1 at the "
-            "end); images larger than 2^25 pixels are processed with bounded memory."
+            "the pixel size carried over. IMAGE may be a folder (--recursive: with its "
+            "subfolders) or a quoted glob. A bad file is reported and skipped (exit code 1 at "
+            "the end); images larger than 2^25 pixels are processed with bounded memory."
         ),
     )
     parser.add_argument("images", nargs="+", type=Path, metavar="IMAGE",
-                        help="SEM micrographs (TIFF, 8/16-bit or float, grey or RGB)")
+                        help="SEM micrographs (TIFF, PNG, JPEG, BMP or zarr; 8/16-bit or float, "
+                             "grey or RGB), folders of them, or quoted glob patterns "
+                             "('scans/*.tif')")
+    parser.add_argument("--recursive", action="store_true",
+                        help="a folder given stands for the micrographs in its subfolders too; "
+                             "** in a glob spans folders")
     parser.add_argument("--model", type=Path, default=None,
                         help="model.pt, training run directory or .ckpt "
                              "(default: the model shipped with grainseg)")
@@ -87,9 +93,11 @@ def run(args: argparse.Namespace) -> int:
     from grainseg.infer.batch import segment_batch
     from grainseg.infer.segment import default_model_path, resolve_device
     from grainseg.io.atomic import ensure_output_dir, write_json_atomic
+    from grainseg.io.names import expand_inputs
     from grainseg.io.owner import claim_folder
 
     _check_args(args)
+    images = expand_inputs(args.images, args.recursive)
     claim_folder(args.out, "segment")
     cluster = check_cluster(args.cluster)
     out_dir = ensure_output_dir(args.out)
@@ -99,14 +107,16 @@ def run(args: argparse.Namespace) -> int:
     settings = dict(tile_px=args.tile, overlap=args.overlap, batch=args.batch,
                     threshold=args.threshold, min_grain_px=args.min_grain_px, page=args.page,
                     flip_tta=args.tta)
-    result = segment_batch(list(args.images), out_dir, model_path, device=args.device,
+    result = segment_batch(images, out_dir, model_path, device=args.device,
                            settings=settings, skip_existing=args.skip_existing, cluster=cluster,
                            all_pages=args.all_pages)
     records, failed, skipped = result["images"], result["failed"], result["skipped_existing"]
     summary = {"model": str(model_path), "device": args.device, "cluster": cluster,
                "settings": {"median_px": result["median_px"], **settings},
-               "images": records, "failed": failed, "skipped_existing": skipped,
-               "skipped_outputs": result["skipped_outputs"], "seconds": result["seconds"]}
+               "images": result["folder_images"], "failed": failed, "skipped_existing": skipped,
+               "skipped_outputs": result["skipped_outputs"],
+               "interrupted": result["interrupted"], "not_done": result["not_done"],
+               "seconds": result["seconds"]}
     write_json_atomic(out_dir / "segment_summary.json", summary)
     print(f"segmented {len(records)} image(s), skipped {skipped} existing, "
           f"{len(failed)} failed, in {summary['seconds']:.1f} s -> {out_dir}")
@@ -121,5 +131,7 @@ def run(args: argparse.Namespace) -> int:
     for path in result["skipped_outputs"]:
         print(f"  note: {Path(path).name}: an output of grainseg segment, skipped")
     for message in failed:
-        print(f"  FAILED {message}")
+        print(f"grainseg segment: failed: {message}", file=sys.stderr)
+    if result["interrupted"]:
+        raise KeyboardInterrupt  # after the summary: the CLI says "interrupted", exit 130
     return 1 if failed else 0

@@ -11,6 +11,7 @@ started.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -305,9 +306,12 @@ def segment_batch(
     Returns
     -------
     dict
-        ``images`` (records of the finished images, in input order), ``failed`` (messages),
-        ``skipped_existing`` (count), ``skipped_outputs`` (inputs that are grainseg segment
-        outputs, left out), ``median_px``, ``seconds``. Every record names its ``outputs``.
+        ``images`` (records of the finished images, in input order), ``folder_images``
+        (records of every image with outputs in ``out_dir``, see `folder_records`), ``failed``
+        (messages), ``skipped_existing`` (count), ``skipped_outputs`` (inputs that are
+        grainseg segment outputs, left out), ``interrupted`` (Ctrl-C stopped the batch: the
+        records so far are returned), ``not_done`` (images not reached), ``median_px``,
+        ``seconds``. Every record names its ``outputs``.
     """
     from grainseg.cluster import cached_predictor, check_cluster, run_tasks
     from grainseg.preprocess import check_median_px
@@ -322,24 +326,67 @@ def segment_batch(
     _, meta = cached_predictor(str(model_path), "cpu")
     median_px = check_median_px(meta.get("median_px", 3), f"{model_path}: median_px")
     records: dict[Path, dict] = {}
-    for item, record in run_tasks(segment_file_task, items, cluster=cluster,
-                                  desc="segment", unit="image", out_dir=out_dir,
-                                  model_path=str(model_path), device=device,
-                                  settings=settings, skip_existing=skip_existing,
-                                  stems={str(p): s for p, s in stems.items()}):
-        records[item] = record
-        if record["status"] == "failed":
-            from tqdm import tqdm
+    interrupted = False
+    try:
+        for item, record in run_tasks(segment_file_task, items, cluster=cluster,
+                                      desc="segment", unit="image", out_dir=out_dir,
+                                      model_path=str(model_path), device=device,
+                                      settings=settings, skip_existing=skip_existing,
+                                      stems={str(p): s for p, s in stems.items()}):
+            records[item] = record
+            if record["status"] == "failed":
+                from tqdm import tqdm
 
-            tqdm.write(f"grainseg segment: skipped {record['error']}")
+                tqdm.write(f"grainseg segment: skipped {record['error']}", file=sys.stderr)
+    except KeyboardInterrupt:  # the images finished so far are still summarised
+        interrupted = True
     if cluster is not None:
         remove_stale_temporaries(out_dir, list(stems.values()))
-    ordered = [records[item] for item in items]
+    ordered = [records[item] for item in items if item in records]
     return {
         "images": [r for r in ordered if r["status"] == "done"],
+        "folder_images": folder_records(out_dir, ordered),
         "failed": [r["error"] for r in ordered if r["status"] == "failed"],
         "skipped_existing": sum(r["status"] == "skipped" for r in ordered),
         "skipped_outputs": [str(p) for p in own_outputs],
+        "interrupted": interrupted,
+        "not_done": [str(_item_path(item)) for item in items if item not in records],
         "median_px": median_px,
         "seconds": round(time.perf_counter() - started, 3),
     }
+
+
+def _item_path(item: Path | tuple[Path, int]) -> Path:
+    return item[0] if isinstance(item, tuple) else item
+
+
+def folder_records(out_dir: Path, records: list[dict]) -> list[dict]:
+    """The records of every image whose outputs are in ``out_dir``: this run's, then the earlier
+    ``segment_summary.json``'s for images not segmented now (skipped as existing, or given to an
+    earlier run only) whose outputs are all still there.
+
+    An image skipped now that the earlier summary does not describe gets a record of its own
+    (``status`` "skipped", ``image`` and ``outputs``); an unreadable earlier summary describes
+    nothing.
+    """
+    import json
+
+    def whole(record: dict) -> bool:
+        outputs = record.get("outputs")
+        return isinstance(outputs, dict) and all(Path(p).exists() for p in outputs.values())
+
+    def key(record: dict) -> str | None:
+        outputs = record.get("outputs")
+        return str(outputs.get("grain_ids")) if isinstance(outputs, dict) else None
+
+    try:
+        earlier = json.loads((Path(out_dir) / "segment_summary.json").read_text("utf-8"))
+        earlier = [r for r in earlier["images"] if isinstance(r, dict) and whole(r)]
+    except (OSError, ValueError, KeyError, TypeError):
+        earlier = []
+    done = [r for r in records if r["status"] == "done"]
+    seen = {key(r) for r in done}
+    kept = [r for r in earlier if key(r) not in seen]
+    seen |= {key(r) for r in kept}
+    skipped = [r for r in records if r["status"] == "skipped" and key(r) not in seen]
+    return done + kept + skipped

@@ -49,3 +49,59 @@ def output_stems(paths: list[Path], stem_of: Callable[[Path], str] | None = None
             )
         owners[stem] = index
     return stems
+
+
+#: File name endings of the micrographs a folder or glob given as input stands for.
+MICROGRAPH_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp")
+
+_GLOB_CHARACTERS = frozenset("*?[")
+
+
+def expand_inputs(paths: list[Path], recursive: bool = False) -> list[Path]:
+    """The micrographs that input paths stand for: files as given, folders and globs expanded.
+
+    A folder stands for the micrograph files (`MICROGRAPH_SUFFIXES`) and zarr stores directly
+    inside it, in name order, hidden files left out; with ``recursive`` for those of its
+    subfolders too. A path holding ``*``, ``?`` or ``[`` that names no file is a glob (as a
+    shell would expand it; ``**`` spans folders with ``recursive``). Other paths are kept, so
+    that reading a missing one reports it.
+
+    Raises
+    ------
+    GrainsegError
+        ``"PATTERN: no file matches"``, or ``"DIR: folder holds no micrograph (...)"``.
+    """
+    import glob
+
+    from grainseg.io.omezarr import is_zarr
+
+    def folder_images(folder: Path) -> list[Path]:
+        found = []
+        for entry in sorted(folder.iterdir()):
+            if entry.name.startswith("."):
+                continue
+            if is_zarr(entry) or (entry.is_file()
+                                  and entry.suffix.lower() in MICROGRAPH_SUFFIXES):
+                found.append(entry)
+            elif recursive and entry.is_dir():
+                found += folder_images(entry)
+        return found
+
+    expanded: list[Path] = []
+    for path in map(Path, paths):
+        if not path.exists() and _GLOB_CHARACTERS & set(str(path)):
+            matches = sorted(glob.glob(str(path), recursive=recursive))
+            if not matches:
+                raise GrainsegError(f"{path}: no file matches")
+            expanded += [Path(m) for m in matches]
+        elif path.is_dir() and not is_zarr(path):
+            images = folder_images(path)
+            if not images:
+                where = " or its subfolders" if recursive else " (--recursive for its subfolders)"
+                raise GrainsegError(
+                    f"{path}: folder holds no micrograph ({', '.join(MICROGRAPH_SUFFIXES)} or "
+                    f"zarr){where}")
+            expanded += images
+        else:
+            expanded.append(path)
+    return expanded

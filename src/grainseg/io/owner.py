@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 from grainseg.errors import GrainsegError
+from grainseg.io.atomic import ensure_output_dir, write_json_atomic
 
 MANIFEST = "manifest.json"
 
@@ -74,8 +76,66 @@ def claim_folder(folder: str | os.PathLike, stage: str, foreign_files: bool = Tr
     if owner is None and not foreign_files:
         names = sorted(p.name for p in folder.iterdir())
         if names:
-            shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-            raise GrainsegError(
-                f"{folder}: holds files grainseg did not write ({shown}); `grainseg {stage}` "
-                "needs a new or empty --out"
-            )
+            raise _foreign_files(folder, stage, names)
+
+
+def _foreign_files(folder: Path, stage: str, names: list[str]) -> GrainsegError:
+    """The refusal of a folder holding files no grainseg stage wrote."""
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return GrainsegError(
+        f"{folder}: holds files grainseg did not write ({shown}); `grainseg {stage}` "
+        "needs a new or empty --out"
+    )
+
+
+def reclaim_folder(folder: str | os.PathLike, stage: str, outputs: tuple[str, ...]) -> Path:
+    """Empty ``folder`` of an earlier run of ``stage`` so that ``stage`` can run there afresh.
+
+    For a stage that always writes the same top-level ``outputs`` (``demo``): a folder whose
+    manifest names ``stage``, or that holds nothing but those outputs (an earlier run written
+    before manifests), has them deleted; a new or empty folder is created. The folder's
+    manifest then names ``stage``.
+
+    Parameters
+    ----------
+    folder : path-like
+        The ``--out`` folder (it may not exist yet).
+    stage : str
+        The command about to run.
+    outputs : tuple of str
+        The names ``stage`` writes directly inside ``folder``; hidden temporary ``.*.part``
+        files of an interrupted write are removed with them.
+
+    Returns
+    -------
+    Path
+        The folder, now empty but for its manifest.
+
+    Raises
+    ------
+    GrainsegError
+        When the folder belongs to another stage (as `claim_folder`) or holds other files:
+        ``"DIR: holds files grainseg did not write (NAME, ...); `grainseg STAGE` needs a new or
+        empty --out"``.
+    """
+    folder = Path(folder)
+    if folder.is_dir():
+        def own(name: str) -> bool:
+            return name in outputs or name == MANIFEST or (
+                name.startswith(".") and name.endswith(".part"))
+
+        entries = sorted(folder.iterdir())
+        if folder_stage(folder) != stage:
+            foreign = [p.name for p in entries if not own(p.name)]
+            if foreign:
+                claim_folder(folder, stage)  # another stage's folder is named as such
+                raise _foreign_files(folder, stage, foreign)
+        for entry in entries:
+            if own(entry.name) and entry.name != MANIFEST:
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
+    folder = ensure_output_dir(folder)
+    write_json_atomic(folder / MANIFEST, {"stage": stage})
+    return folder

@@ -20,6 +20,7 @@ from grainseg.register.nonrigid import refine_mapping
 from grainseg.register.points import mapping_from_points
 from grainseg.register.score import (
     MIN_COVERAGE,
+    MIN_GRAINS,
     MIN_OVERLAP,
     MIN_SCORE,
     SCORE_SIGMA_PX,
@@ -53,6 +54,8 @@ class Registration:
         Global-search candidates, best first (empty without a search).
     seconds : float
         Wall time of the registration.
+    grains : int
+        EBSD segments (grains) in the map, whose boundaries the search and refinement match.
     """
 
     mapping: PixelMapping
@@ -64,6 +67,7 @@ class Registration:
     drift: dict
     candidates: list[dict] = field(default_factory=list)
     seconds: float = 0.0
+    grains: int = 0
 
     def to_dict(self) -> dict:
         """Plain dict for ``registration.json``."""
@@ -97,14 +101,22 @@ def _best_start(sem, valid, segments, starts, smooth, sem_px_per_point) -> Affin
     short refinement lets each candidate reach its own optimum before they are compared (by
     score x overlap / possible overlap, as in the search).
     """
+    refined = [refine_mapping(sem, valid, segments, start, drift=False, finest_px=8.0)
+               for start in starts]
+    return _best_ranked([*starts, *refined], smooth, valid, segments, sem_px_per_point,
+                        stride=4)
+
+
+def _best_ranked(mappings, smooth, valid, segments, sem_px_per_point, stride=2):
+    """The mapping of highest score x overlap / possible overlap (the first among equals):
+    a refinement that lost its way never replaces the mapping it started from."""
     possible = possible_overlap(valid, segments, sem_px_per_point)
-    best, best_rank = starts[0], -1.0
-    for start in starts:
-        refined = refine_mapping(sem, valid, segments, start, drift=False, finest_px=8.0)
-        score, overlap = alignment_score(smooth, valid, segments, refined, stride=4)
+    best, best_rank = mappings[0], -1.0
+    for mapping in mappings:
+        score, overlap = alignment_score(smooth, valid, segments, mapping, stride=stride)
         rank = score * min(1.0, overlap / possible)
         if rank > best_rank:
-            best, best_rank = refined, rank
+            best, best_rank = mapping, rank
     return best
 
 
@@ -164,9 +176,11 @@ def register_ebsd(
         starts, candidates = search_global(sem, valid, segments, sem_px_per_point)
         starts = ([initial] if initial is not None else []) + starts[:N_STARTS]
         start_mapping = _best_start(sem, valid, segments, starts, smooth, sem_px_per_point)
-        mapping = refine_mapping(
+        refined = refine_mapping(
             sem, valid, segments, start_mapping, drift=method == "auto", progress=progress
         )
+        mapping = _best_ranked([refined, start_mapping, nominal], smooth, valid, segments,
+                               sem_px_per_point)
         used = method
     score_after, overlap = alignment_score(smooth, valid, segments, mapping)
     return Registration(
@@ -179,6 +193,7 @@ def register_ebsd(
         drift=drift_stats_sem_px(mapping, sem.shape),
         candidates=candidates,
         seconds=time.perf_counter() - start,
+        grains=int(np.unique(segments[segments > 0]).size),
     )
 
 
@@ -204,7 +219,8 @@ def check_registration(
     GrainsegError
         "no overlap" when less than `MIN_OVERLAP` of the SEM image lies on the EBSD map (even
         with ``force``); "registration failed or doubtful" when the map covers less than
-        `MIN_COVERAGE` of what it could, or the score is below `MIN_SCORE`.
+        `MIN_COVERAGE` of what it could, the score is below `MIN_SCORE`, or a search placed a
+        map of fewer than `MIN_GRAINS` grains.
     """
     named = [f"{kind} {path}" for kind, path in (("SEM", sem_path), ("EBSD", ebsd_path))
              if path is not None]
@@ -214,6 +230,12 @@ def check_registration(
             f"{files}no overlap between the SEM image and the EBSD map: only "
             f"{100 * registration.overlap:.0f}% of the image falls on indexed EBSD points "
             f"(need {100 * MIN_OVERLAP:.0f}%); check that both files show the same area"
+        )
+    if registration.method in ("auto", "affine") and registration.grains < MIN_GRAINS and not force:
+        raise GrainsegError(
+            f"{files}registration doubtful: the EBSD map holds only {registration.grains} "
+            f"grain(s), too few to place it by their boundaries (need {MIN_GRAINS}; score "
+            f"{registration.score_after:.2f}); give control points with --points, or use --force"
         )
     if registration.coverage < MIN_COVERAGE and not force:
         raise GrainsegError(

@@ -1,6 +1,7 @@
-"""Cut the tiny EBSD fixtures of this folder from the shared sample files (run once, by hand).
+"""Cut the tiny fixtures of this folder and of ../sem from the shared sample files (run once,
+by hand).
 
-    python tests/data/ebsd/cut_fixtures.py ../shared/data/ebsd
+    python tests/data/ebsd/cut_fixtures.py ../shared/data
 
 - copper_hex_crop.ang / copper_hex_crop.osc: the first 20 rows of the hexagonal grid of
   copper_hex.ang / .osc, points with x <= 5.8 µm (30 and 29 points per row), every byte of a
@@ -8,6 +9,10 @@
 - edax_ni_oim_crop.h5: rows 0-15, columns 0-19 of Scan_1 of edax_ni_oim.h5, its EBSD/Data
   datasets and EBSD/Header values (nColumns, nRows set to the crop; the schematic images of
   the coordinate system left out).
+- ni_superalloy_crop.cpr / .crc: the .cpr with xCells=6, yCells=4, and the first 24 records of
+  the .crc (the first 24 points of its first row), every byte of a kept record as in the source.
+- ../sem/austenitic_steel_bse_002_crop.tif: rows 100-123, columns 100-131 of that image, with
+  its FEI/Thermo Fisher metadata block (tag 34682) byte for byte.
 - edge_cases/: EbsdLib's edge-case files, copied as they are, except Out_Of_Order.ang and its
   expected image Out_Of_Order_Correct.tiff, cut to rows 0-19, columns 0-39 (the kept lines in
   the file's own, out-of-scan, order).
@@ -15,6 +20,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -66,6 +72,28 @@ def cut_oim_h5(source: Path, rows: int = 16, cols: int = 20) -> None:
         dst["Scan_1/EBSD/Header/nRows"][0] = rows
 
 
+def cut_cpr_crc(source: Path, rows: int = 4, cols: int = 6) -> None:
+    text = source.with_suffix(".cpr").read_text(encoding="latin-1")
+    text = re.sub(r"xCells=\d+", f"xCells={cols}", re.sub(r"yCells=\d+", f"yCells={rows}", text))
+    (HERE / "ni_superalloy_crop.cpr").write_bytes(text.encode("latin-1"))
+    record = 1 + 4 * 4 + 4 * 1 + 4  # phase byte; Euler x3, MAD; BC, BS, bands, error; RI
+    crc = source.with_suffix(".crc").read_bytes()[: rows * cols * record]
+    (HERE / "ni_superalloy_crop.crc").write_bytes(crc)
+
+
+def cut_fei_tiff(source: Path, top: int = 100, left: int = 100, rows: int = 24,
+                 cols: int = 32) -> None:
+    with tifffile.TiffFile(source) as tif:
+        tag = tif.pages[0].tags[34682]  # the raw text block (tifffile parses .value)
+        tif.filehandle.seek(tag.valueoffset)
+        fei = tif.filehandle.read(tag.count)
+        image = tif.pages[0].asarray()[top:top + rows, left:left + cols]
+    out = HERE.parent / "sem"
+    out.mkdir(exist_ok=True)
+    tifffile.imwrite(out / f"{source.stem}_crop.tif", image,
+                     extratags=[(34682, "s", 0, fei, True)])
+
+
 def copy_edge_cases(source: Path, rows: int = 20, cols: int = 40) -> None:
     out = HERE / "edge_cases"
     out.mkdir(exist_ok=True)
@@ -87,7 +115,9 @@ def copy_edge_cases(source: Path, rows: int = 20, cols: int = 40) -> None:
 
 
 if __name__ == "__main__":
-    folder = Path(sys.argv[1])
+    folder = Path(sys.argv[1]) / "ebsd"
     cut_hex(folder / "copper_hex.ang")
     cut_oim_h5(folder / "edax_ni_oim.h5")
+    cut_cpr_crc(folder / "ni_superalloy.cpr")
+    cut_fei_tiff(folder.parent / "sem" / "austenitic_steel_bse_002.tif")
     copy_edge_cases(folder / "edge_cases")

@@ -139,6 +139,8 @@ def map_from_tsl_points(
                      "read as a square grid")
     if grid == "HexGrid":
         keep = ~off_grid
+        if keep.all():  # points without coordinates leave their row short: not countable
+            _check_hex_rows(path, y)
         return resample_hex(path, euler[keep], phase_index[keep], x[keep], y[keep], phases,
                             {k: v[keep] for k, v in properties.items()})
     if grid != "SqrGrid":
@@ -172,6 +174,29 @@ def map_from_tsl_points(
         properties = {k: v[order] for k, v in properties.items()}
         notes.append("points not in scan order in the file: placed by their coordinates")
     return build_map(path, euler, phase_index, (n_rows, n_cols), step_x, phases, properties, notes)
+
+
+def _check_hex_rows(path: Path, y: np.ndarray) -> None:
+    """Refuse a hexagonal grid whose rows are shorter than the others of their parity (a file
+    cut short, or points removed): resampling would fill the gap from neighbouring points.
+
+    Raises
+    ------
+    GrainsegError
+        ``"hexagonal grid: N points missing from row R (K of M; file truncated?)"``.
+    """
+    _, counts = np.unique(np.round(y, 4), return_counts=True)
+    full = [counts[parity::2].max() if counts[parity::2].size else 0 for parity in (0, 1)]
+    short = [(r, int(c), int(full[r % 2])) for r, c in enumerate(counts) if c < full[r % 2]]
+    if short:
+        missing = sum(expected - count for _, count, expected in short)
+        row, count, expected = short[-1]
+        where = (f"row {row + 1} of {counts.size} ({count} of {expected}" if len(short) == 1
+                 else f"{len(short)} rows (row {row + 1}: {count} of {expected}")
+        raise input_error(
+            path, f"hexagonal grid: {missing} point{'s' if missing > 1 else ''} missing from "
+            f"{where}; file truncated or points removed?)"
+        )
 
 
 def _rows_one_column_step_apart(x: np.ndarray, y: np.ndarray) -> bool:

@@ -71,9 +71,10 @@ def load_table(path: Path, text: str, first_line: int, min_columns: int) -> np.n
         with warnings.catch_warnings():  # an empty table is reported below, not warned about
             warnings.simplefilter("ignore", UserWarning)
             data = np.loadtxt(io.StringIO(body), dtype=np.float64, ndmin=2)
-    except ValueError as exc:
-        detail = str(exc).splitlines()[0]
-        raise input_error(path, f"malformed data table (truncated file?): {detail}") from None
+    except ValueError:
+        raise input_error(
+            path, f"malformed data table (truncated file?): {_table_fault(body)}"
+        ) from None
     if data.shape[0] == 0:
         raise input_error(path, "no data rows after the header")
     if data.shape[1] < min_columns:
@@ -83,6 +84,24 @@ def load_table(path: Path, text: str, first_line: int, min_columns: int) -> np.n
     if not np.isfinite(data).all():
         raise input_error(path, "data table holds non-finite numbers")
     return data
+
+
+def _table_fault(body: str) -> str:
+    """What is wrong in a table NumPy could not read, in the file's terms (NumPy's own message
+    gives advice on its arguments)."""
+    expected = None
+    rows = (line.split() for line in split_lines(body))
+    for number, fields in enumerate((f for f in rows if f), start=1):
+        for field in fields:
+            try:
+                float(field)
+            except ValueError:
+                return f"data row {number}: {field[:20]!r} is not a number"
+        if expected is None:
+            expected = len(fields)
+        elif len(fields) != expected:
+            return f"data row {number} has {len(fields)} fields, the rows before it {expected}"
+    return "the data rows cannot be read as numbers"
 
 
 def header_count(path: Path, value: str, key: str, minimum: int = 1) -> int:
@@ -180,18 +199,23 @@ def map_phase_numbers(
     path: Path, numbers: np.ndarray, valid: list[int], zero_is_not_indexed: bool
 ) -> np.ndarray:
     """File phase numbers -> 0-based phase index, -1 = not indexed; error on unknown numbers."""
-    numbers = np.rint(numbers).astype(np.int64)
+    # kept as floats: a number beyond int64 would wrap around and be reported as another one
+    numbers = np.rint(numbers)
     out = np.full(numbers.shape, -1, dtype=np.int64)
     for index, number in enumerate(valid):
         out[numbers == number] = index
     unknown = (out < 0) & ~((numbers == 0) & zero_is_not_indexed)
     if unknown.any():
-        bad = sorted(set(numbers[unknown].tolist()))
         raise input_error(
-            path, f"phase table and data disagree: data use phase number(s) {bad[:5]} but the "
-            f"header lists {valid}"
+            path, f"phase table and data disagree: data use phase number(s) "
+            f"{number_list(numbers[unknown])} but the header lists {valid}"
         )
     return out
+
+
+def number_list(values: np.ndarray, most: int = 5) -> str:
+    """The first ``most`` distinct numbers of ``values``, sorted, as ``[3, 1e+20]``."""
+    return "[" + ", ".join(f"{v:g}" for v in np.unique(values)[:most]) + "]"
 
 
 def build_map(

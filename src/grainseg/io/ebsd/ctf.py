@@ -53,6 +53,11 @@ def read(path: Path) -> EBSDMap:
                 raise input_error(path, f"header announces {n_phases} phases but the file ends")
             for j in range(n_phases):
                 cols = lines[i + 1 + j].split("\t")
+                if cols[0].strip() == "Phase" and len(cols) > 1 and cols[1].strip() == "X":
+                    raise input_error(  # the data table's header came first
+                        path, f"header announces {n_phases} phases but only {j} phase "
+                        f"line{' follows' if j == 1 else 's follow'}"
+                    )
                 if len(cols) < 4:
                     raise input_error(path, f"phase line {j + 1} has too few fields")
                 try:

@@ -21,7 +21,13 @@ from pathlib import Path
 import numpy as np
 
 from grainseg.errors import input_error
-from grainseg.io.ebsd.common import build_map, check_coordinates, check_square, hdf5_file
+from grainseg.io.ebsd.common import (
+    build_map,
+    check_coordinates,
+    check_square,
+    hdf5_file,
+    number_list,
+)
 from grainseg.io.ebsd.map import EBSDMap, Phase
 from grainseg.io.ebsd.symmetry import OXFORD_LAUE, POINT_GROUP_LAUE
 from grainseg.io.tiff import Micrograph, checked_file_pixel_size_um
@@ -163,13 +169,13 @@ def read(path: Path, scan: str | None = None) -> EBSDMap:
     phase_numbers = phase_numbers.astype(np.float64)
     if not np.isfinite(phase_numbers).all():
         raise input_error(path, f"{where}/Data/Phase holds non-finite numbers (corrupt file)")
-    phase_numbers = np.rint(phase_numbers).astype(np.int64)
+    phase_numbers = np.rint(phase_numbers)
     unknown = (phase_numbers < 0) | (phase_numbers > len(phases))
     if unknown.any():
         raise input_error(path, f"phase table and data disagree: data use phase number(s) "
-                                f"{sorted(set(phase_numbers[unknown].tolist()))[:5]} but "
+                                f"{number_list(phase_numbers[unknown])} but "
                                 f"{where}/Header/Phases lists {len(phases)}")
-    phase_index = np.where(outside, -1, phase_numbers - 1)
+    phase_index = np.where(outside, -1, phase_numbers.astype(np.int64) - 1)
     notes = [f"{int(outside.sum())} points outside the acquisition area"] if outside.any() else []
     return build_map(path, euler, phase_index, (n_rows, n_cols), step_x, phases, properties,
                      notes)
