@@ -324,6 +324,7 @@ def segment_large(
             grain_ids.write, grain_ids.read,
             threshold=threshold, min_grain_px=min_grain_px, block_px=block_px,
             halo_px=halo_px, progress=progress,
+            read_grey=lambda y0, y1, x0, x1: network_input[y0:y1, x0:x1],
         )
         _write_overlay_decimated(tmp["overlay"], network_input, boundaries)
     return {"shape_px": shape, "data_bar_row": bar_row, "n_grains": n_grains,

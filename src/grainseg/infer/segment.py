@@ -285,7 +285,8 @@ def segment_image(
         Tiling (see `grainseg.infer.tiling.predict_tiled`); None: chosen for ``device`` by
         `plan_tiling`.
     threshold, min_grain_px
-        Post-processing (see `grainseg.infer.postprocess.probability_to_network`).
+        Post-processing (see `grainseg.infer.postprocess.probability_to_network`; the network
+        input is its grey evidence).
     device : torch.device or str
         Used when ``model`` is an nn.Module (see `model_predictor`).
     multiple : int
@@ -311,7 +312,8 @@ def segment_image(
         network_input, predict, plan.tile_px, plan.overlap, plan.batch, multiple,
         progress=progress,
     )
-    boundaries, grain_ids = probability_to_network(probability, threshold, min_grain_px)
+    boundaries, grain_ids = probability_to_network(probability, threshold, min_grain_px,
+                                                   grey=network_input)
     return SegmentationResult(
         probability=probability,
         boundaries=boundaries.astype(np.uint8) * np.uint8(255),
