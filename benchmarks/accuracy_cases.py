@@ -11,6 +11,12 @@ streaks of `grainseg.synth`) and 8-bit quantisation. No groove is drawn along an
 
 *Hard synthetic*: `grainseg.synth` specimens in the "hard" look with seeds from 900100 on,
 which no training recipe of this project uses.
+
+*Development set* (`development_cases`): the same kinds of image at other magnifications (4 and
+5 SEM pixels per EBSD step, another noise seed) and 4 other hard specimens (seeds from 800100,
+also unused by training). Post-processing settings are chosen on it, never on the benchmark;
+the real-geometry images share their grain maps with the benchmark's (only 4 real maps exist),
+so it is a check of settings, not an independent test set.
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ EBSD_FILES = ("ni_superalloy.cpr", "sdss_ferrite_austenite.ang", "copper_hex.ang
 SCALES = (3, 6)
 HARD_SEEDS = (900100, 900101, 900102, 900103)
 HARD_GRAIN_UM = (3.0, 5.0, 8.0, 4.0)
+DEV_SCALES = (4, 5)
+DEV_SEEDS = (800100, 800101, 800102, 800103)
 
 
 @dataclass
@@ -158,13 +166,14 @@ def real_geometry_cases(ebsd_dir: Path = SHARED_EBSD, scales: tuple[int, ...] = 
     return cases
 
 
-def hard_synthetic_cases(size_px: int = 512) -> list[Case]:
-    """Held-out `grainseg.synth` specimens in the "hard" look."""
+def hard_synthetic_cases(size_px: int = 512,
+                         seeds: tuple[int, ...] = HARD_SEEDS) -> list[Case]:
+    """Held-out `grainseg.synth` specimens in the "hard" look (grain sizes `HARD_GRAIN_UM`)."""
     from grainseg.preprocess import data_bar_start_row
     from grainseg.synth import generate_specimen
 
     cases = []
-    for seed, grain_um in zip(HARD_SEEDS, HARD_GRAIN_UM, strict=True):
+    for seed, grain_um in zip(seeds, HARD_GRAIN_UM, strict=True):
         s = generate_specimen(size_px, size_px, seed, grain_size_um=grain_um,
                               pixel_size_um=0.05, appearance="hard", max_drift_px=5.0)
         rows = data_bar_start_row(s.sem)
@@ -172,3 +181,53 @@ def hard_synthetic_cases(size_px: int = 512) -> list[Case]:
         cases.append(Case(f"hard seed {seed}", "hard synthetic", s.sem[:rows], truth,
                           np.ones(truth.shape, bool), s.pixel_size_um))
     return cases
+
+
+def visibility(case: Case, step_sigma: float = 1.0,
+               window_px: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """Which true boundaries the image shows, and the best grain map that shows only those.
+
+    A boundary between two true grains counts as visible when the difference of their mean grey
+    levels (measured on the image, over each grain's interior) is at least ``step_sigma`` times
+    the noise of the image averaged over ``window_px`` x ``window_px`` pixels (the median over
+    grains of its standard deviation inside each grain; correlated noise included), about the
+    patch over which a person compares two sides of a boundary. Where neighbouring grains have nearly the same orientation response, no method that
+    reads grey levels can find their boundary; the score of the truth with those boundaries
+    removed is the ceiling of the grain scores.
+
+    Returns
+    -------
+    visible : (H, W) bool
+        True boundary pixels next to a visible step (within 2 px).
+    ceiling_boundaries : (H, W) bool
+        The true boundaries with every invisible one removed (neighbours merged).
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    from grainseg.grains.measure import label_edges
+
+    ids, n = ndimage.label(~case.truth_boundaries)
+    _, (near_r, near_c) = ndimage.distance_transform_edt(ids == 0, return_indices=True)
+    filled = ids[near_r, near_c]
+    grey = case.image.astype(np.float64)
+    index = np.arange(n + 1)
+    mean = ndimage.mean(grey, ids, index)
+    local = ndimage.uniform_filter(grey, window_px)
+    noise = np.nanmedian(ndimage.standard_deviation(local, ids, index)[1:])
+    pairs = [(filled[:, :-1], filled[:, 1:]), (filled[:-1, :], filled[1:, :])]
+    a = np.concatenate([p[0][p[0] != p[1]] for p in pairs])
+    b = np.concatenate([p[1][p[0] != p[1]] for p in pairs])
+    faint = np.abs(mean[a] - mean[b]) < step_sigma * noise
+    graph = coo_matrix((np.ones(int(faint.sum())), (a[faint], b[faint])), shape=(n + 1, n + 1))
+    _, merged = connected_components(graph, directed=False)
+    ceiling = label_edges(merged[filled])
+    visible = case.truth_boundaries & ndimage.binary_dilation(ceiling, iterations=2)
+    return visible, ceiling
+
+
+def development_cases(ebsd_dir: Path = SHARED_EBSD) -> list[Case]:
+    """The development set (see the module notes): real geometry at `DEV_SCALES`, render seed
+    1, and hard specimens `DEV_SEEDS`."""
+    return (real_geometry_cases(ebsd_dir, scales=DEV_SCALES, seed=1)
+            + hard_synthetic_cases(seeds=DEV_SEEDS))

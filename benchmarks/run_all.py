@@ -15,7 +15,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 ORDER = ["synth", "ebsd", "register", "models", "train", "train_ablation", "table2", "topology",
-         "topology_finetune", "infer", "infer_postprocess", "accuracy", "accuracy_quick",
+         "topology_finetune", "infer", "infer_defaults", "cluster", "infer_postprocess", "accuracy",
+         "accuracy_dev", "accuracy_quick",
          "finetune_corrections", "grains", "model", "fuzz"]
 
 HEADER = """# Benchmarks

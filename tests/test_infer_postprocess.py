@@ -128,3 +128,48 @@ def test_one_pixel_lines_cut_the_interior():
     assert grain_ids.max() == 9
     assert_closed_thin_network(boundaries, grain_ids)
     assert np.all(np.bincount(grain_ids.ravel())[1:] > 500)
+
+
+def ring_probability(radius_px=6):
+    """One grain with a ring (a pit's rim) drawn inside it, framed by a boundary."""
+    yy, xx = np.mgrid[:100, :100]
+    prob = np.full((100, 100), 0.02, np.float32)
+    prob[np.abs(np.hypot(yy - 50, xx - 50) - radius_px) < 1.0] = 1.0
+    return prob
+
+
+def test_small_enclosed_rings_join_their_host_grain():
+    boundaries, grain_ids = probability_to_network(ring_probability())
+    assert grain_ids.max() == 1 and not boundaries.any()
+    _, kept = probability_to_network(ring_probability(), island_px=0)
+    assert kept.max() == 2  # the rule, not something else, removed the ring
+
+
+def test_large_enclosed_grains_are_kept():
+    _, grain_ids = probability_to_network(ring_probability(radius_px=20))  # ~1200 px inside
+    assert grain_ids.max() == 2
+
+
+def two_grains_with_a_weak_line(step, seed=0):
+    """Left and right grains split by a line the network mostly missed (found over 30 of its
+    80 px, so its median probability is low), and a grey step of ``step`` x the noise."""
+    rng = np.random.default_rng(seed)
+    prob = np.full((80, 120), 0.02, np.float32)
+    prob[:15, 58:62] = prob[65:, 58:62] = 0.9
+    grey = rng.normal(0.5, 0.1, prob.shape)
+    noise_5x5 = 0.1 / 5  # white noise averaged over 5 x 5 pixels
+    grey[:, 60:] += step * noise_5x5
+    return prob, grey
+
+
+def test_a_weak_line_between_different_greys_is_kept():
+    prob, grey = two_grains_with_a_weak_line(step=3.0)
+    assert probability_to_network(prob)[1].max() == 1
+    boundaries, grain_ids = probability_to_network(prob, grey=grey)
+    assert grain_ids.max() == 2
+    assert_closed_thin_network(boundaries, grain_ids)
+
+
+def test_a_weak_line_between_equal_greys_still_merges():
+    prob, grey = two_grains_with_a_weak_line(step=0.0)
+    assert probability_to_network(prob, grey=grey)[1].max() == 1

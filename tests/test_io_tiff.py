@@ -39,40 +39,16 @@ def test_real_data_bar_found(shared_data):
         assert 870 <= start <= 890
 
 
-def _bar_image() -> np.ndarray:
-    """120 rows of grain texture over a 24-row data bar: flat grey 46 with white text."""
-    rng = np.random.default_rng(2)
-    image = np.empty((144, 200), np.uint8)
-    image[:120] = rng.integers(60, 250, (120, 200))
-    image[120:] = 46
-    for x in range(8, 190, 12):  # characters, 4 x 12 px strokes
-        image[126:138, x:x + 4] = 255
-        image[131:133, x:x + 7] = 255
-    return image
-
-
-def test_data_bar_found_on_jpeg_micrographs(tmp_path):
-    """JPEG changes the flat bar's grey by a few levels around the text; the bar is still the
-    bar (the exact-value rule found only its bottom rows)."""
-    from PIL import Image
-
-    image = _bar_image()
-    assert data_bar_start_row(image) == 120
-    for quality in (95, 90, 85):
-        Image.fromarray(image).save(tmp_path / f"q{quality}.jpg", quality=quality)
-        assert data_bar_start_row(read_micrograph(tmp_path / f"q{quality}.jpg").image) == 120
-
-
-def test_real_data_bar_found_on_jpeg(shared_data, tmp_path):
-    from PIL import Image
-
-    image = read_micrograph(shared_data / "sem" / "austenitic_steel_bse_002.tif").image
-    start = data_bar_start_row(image)
-    Image.fromarray(np.round(image / 257).astype(np.uint8)).save(tmp_path / "b.jpg", quality=90)
-    assert data_bar_start_row(read_micrograph(tmp_path / "b.jpg").image) == start
-    optical = read_micrograph(shared_data / "micrographs" / "nist_steel_optical.tif").image
-    Image.fromarray(optical).save(tmp_path / "o.jpg", quality=90)
-    assert data_bar_start_row(read_micrograph(tmp_path / "o.jpg").image) == optical.shape[0]
+def test_no_data_bar_in_a_flat_noisy_grain():
+    """A grain filling the bottom rows is not a bar (a rule tolerant of JPEG's grey levels
+    around the bar's text found one here, in a 16-bit image with noise of 200 levels)."""
+    rng = np.random.default_rng(4)
+    grains = np.full((48, 56), 30000.0)  # one grain under the 16 bottom rows, two above
+    grains[:32, :28], grains[:32, 28:] = 15000.0, 45000.0
+    assert data_bar_start_row(np.clip(grains + rng.normal(0, 200, grains.shape), 0, 65535)
+                              .astype(np.uint16)) == 48
+    assert data_bar_start_row(np.clip(grains / 257 + rng.normal(0, 4, grains.shape), 0, 255)
+                              .astype(np.uint8)) == 48
 
 
 def test_no_data_bar_on_plain_image():

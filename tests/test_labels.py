@@ -81,7 +81,7 @@ def test_twins_are_drawn_or_merged_as_asked():
 def test_thresholds_are_checked():
     from grainseg.errors import GrainsegError
 
-    with pytest.raises(GrainsegError, match="--lagb"):
+    with pytest.raises(GrainsegError, match="^lagb_deg 12: must be > 0 and at most"):
         label_source(twin_map(), lagb_deg=12, hagb_deg=10)
 
 
@@ -112,6 +112,7 @@ def test_labels_command_writes_everything(specimens, tmp_path):
         "registration.json",
         "overlay_before.png",
         "overlay_after.png",
+        "manifest.json",
     }
     report = json.loads((out / "registration.json").read_text())
     assert report["score_after"] >= report["score_threshold"]

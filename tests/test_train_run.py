@@ -134,7 +134,6 @@ def test_resume_after_sigkill_matches_uninterrupted(full_run, dataset):
         assert torch.allclose(a.float(), b.float(), atol=1e-4), name
 
 
-@pytest.mark.slow
 def test_topological_fine_tuning_from_init(full_run, dataset):
     run = dataset.parent / "topo"
     args = ["train", str(dataset), "--out", str(run), "--init", str(full_run),

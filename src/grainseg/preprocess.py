@@ -9,11 +9,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from grainseg.errors import GrainsegError
-
-#: Grey levels (of 8 bits) by which JPEG compression moves a flat data bar's background near
-#: its text; pixels this close to the background count as background too.
-LOSSY_LEVELS = 3
+from grainseg.errors import ParameterError
 
 
 def data_bar_start_row(image: np.ndarray, min_rows: int = 8) -> int:
@@ -22,12 +18,8 @@ def data_bar_start_row(image: np.ndarray, min_rows: int = 8) -> int:
     The bar is a block of bottom rows dominated by one flat background value (with text and
     scale bar drawn over it). Rule: take the most common value of the bottom row; walking up
     from the bottom, a row belongs to the bar while at least 30% of its pixels equal that
-    value, or while it is the bar's separator line (every pixel equal). Lossy compression
-    (JPEG) blurs the background around the text by a few grey levels, so for integer images
-    the rule is also applied with pixels within ``LOSSY_LEVELS`` of 8-bit grey of the
-    background counted as background, and then only when at least 75% of the bottom row is
-    background (a bar's margin; grain texture rarely is that flat); the longer bar of the two
-    is taken. Bars shorter than ``min_rows`` or taller than half the image are not counted.
+    value, or while it is the bar's separator line (every pixel equal). Bars shorter than
+    ``min_rows`` are not counted.
 
     Parameters
     ----------
@@ -42,38 +34,20 @@ def data_bar_start_row(image: np.ndarray, min_rows: int = 8) -> int:
     height = image.shape[0]
     if height < 2 * min_rows or image.shape[1] < 8:
         return height
-    runs = [_bar_rows(image, 0, 0.3)]
-    if image.dtype.kind in "ui":
-        tolerance = LOSSY_LEVELS * int(np.iinfo(image.dtype).max) // 255
-        # a bar is at most half the image: the rows above need not be compared (memory)
-        runs.append(_bar_rows(image[height - height // 2 - 1:], tolerance, 0.75))
-    runs = [run for run in runs if min_rows <= run <= height // 2]
-    return height - max(runs) if runs else height
-
-
-def _bar_rows(image: np.ndarray, tolerance: int, bottom_share: float) -> int:
-    """Length of the run of bar rows at the bottom of ``image`` (0 when there is none): rows
-    with at least 30% of pixels within ``tolerance`` of the bottom row's background, or flat;
-    the bottom row must be at least ``bottom_share`` background."""
     bottom = image[-1]
-    if tolerance:
-        image = image.astype(np.int32)
-        values, ordered = np.unique(bottom), np.sort(bottom.astype(np.int64))
-        near = (np.searchsorted(ordered, values + tolerance, side="right")
-                - np.searchsorted(ordered, values - tolerance, side="left"))
-        background = int(values[np.argmax(near)])
-        is_background = np.abs(image - background) <= tolerance
-        row_flat = np.ptp(image, axis=1) <= 2 * tolerance
-    else:
-        values, counts = np.unique(bottom, return_counts=True)
-        is_background = image == values[np.argmax(counts)]
-        row_flat = (image == image[:, :1]).all(axis=1)
-    if is_background[-1].mean() < bottom_share:
-        return 0
-    in_bar = (is_background.mean(axis=1) >= 0.3) | row_flat
+    values, counts = np.unique(bottom, return_counts=True)
+    background = values[np.argmax(counts)]
+    if counts.max() < 0.3 * bottom.size:
+        return height
+    fraction = (image == background).mean(axis=1)
+    row_flat = (image == image[:, :1]).all(axis=1)
+    in_bar = (fraction >= 0.3) | row_flat
     # Walk up from the bottom over the contiguous run of bar rows.
     not_bar = np.flatnonzero(~in_bar[::-1])
-    return int(not_bar[0]) if not_bar.size else image.shape[0]
+    run = not_bar[0] if not_bar.size else height
+    if run < min_rows or run > height // 2:
+        return height
+    return height - run
 
 
 def normalise_intensity(image: np.ndarray, low_pct: float = 1.0, high_pct: float = 99.0) -> np.ndarray:
@@ -97,18 +71,19 @@ def normalise_intensity(image: np.ndarray, low_pct: float = 1.0, high_pct: float
 MEDIAN_PX_MAX = 15
 
 
-def check_median_px(median_px: int, where: str = "--median") -> int:
+def check_median_px(median_px: int, where: str = "median_px") -> int:
     """``median_px`` if it is a usable median filter size (0 or 1 = off, up to `MEDIAN_PX_MAX`).
 
     Raises
     ------
-    GrainsegError
-        ``"{where} {median_px}: must be between 0 and 15 px (0 = off)"``.
+    ParameterError
+        ``"{where} {median_px}: must be between 0 and 15 px (0 = off)"``; ``where`` is the
+        parameter's name (the CLI shows its flag) or the file that gave the value.
     """
     if isinstance(median_px, bool) or not isinstance(median_px, (int, np.integer)) or not (
         0 <= median_px <= MEDIAN_PX_MAX
     ):
-        raise GrainsegError(f"{where} {median_px}: must be between 0 and {MEDIAN_PX_MAX} px (0 = off)")
+        raise ParameterError(where, f"{median_px}: must be between 0 and {MEDIAN_PX_MAX} px (0 = off)")
     return int(median_px)
 
 

@@ -67,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from grainseg.io.atomic import ensure_output_dir
+    from grainseg.io.manifest import write_manifest
     from grainseg.progress import progress_bar
     from grainseg.synth import generate_specimen, write_specimen
     from grainseg.synth.specimen import check_specimen_args
@@ -99,5 +100,7 @@ def run(args: argparse.Namespace) -> int:
             f"({int(specimen.is_twin.sum())} twin lamellae), EBSD {specimen.ebsd.shape[1]}x"
             f"{specimen.ebsd.shape[0]} points"
         )
+    write_manifest(out, "synth", settings={"n": args.n, "size": [width, height], "seed": args.seed,
+                                           "ebsd_format": args.ebsd_format, **options})
     print(f"wrote {args.n} specimen(s) to {out}")
     return 0

@@ -19,6 +19,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from grainseg import layout
 from grainseg.errors import GrainsegError, input_error
 
 
@@ -49,11 +50,11 @@ def _existing(path: Path, what: str) -> Path:
 
 
 def _from_labels_dir(folder: Path) -> Pair:
-    label = _existing(folder / "label.tif", "label of the labels folder")
-    ignore = folder / "ignore.tif"
-    sem = folder / "sem.tif"
+    label = _existing(folder / layout.LABEL, "label of the labels folder")
+    ignore = folder / layout.IGNORE
+    sem = folder / layout.LABELS_SEM
     if not sem.is_file():
-        reports = [folder / name for name in ("registration.json", "review.json")]
+        reports = [folder / name for name in (layout.REGISTRATION, layout.REVIEW)]
         report = next((path for path in reports if path.is_file()), None)
         if report is None:
             raise input_error(folder, "labels folder has neither sem.tif nor registration.json "
@@ -88,9 +89,10 @@ def resolve_pair(spec: str) -> Pair:
         label = _existing(Path(parts[1]), "label")
         ignore = _existing(Path(parts[2]), "ignore mask") if len(parts) == 3 else None
         return Pair(sem.stem, sem, label, ignore)
-    synth_sem = Path(spec + "_sem.tif")
+    synth_sem = Path(spec + layout.SYNTH_SUFFIXES["sem"])
     if synth_sem.is_file():
-        label = _existing(Path(spec + "_truth_boundaries.tif"), "truth boundaries of specimen")
+        label = _existing(Path(spec + layout.SYNTH_SUFFIXES["boundaries"]),
+                          "truth boundaries of specimen")
         return Pair(path.name, synth_sem, label, None)
     raise input_error(
         spec,

@@ -33,7 +33,7 @@ from torch.utils.data import DataLoader
 
 from grainseg import __version__
 from grainseg.data.dataset import EpochSampler, PatchDataset, ResumableLoader, open_dataset
-from grainseg.errors import GrainsegError, input_error
+from grainseg.errors import GrainsegError, ParameterError, input_error
 from grainseg.io.atomic import USER_ERRNOS, ensure_output_dir, write_json_atomic
 from grainseg.io.owner import claim_folder
 from grainseg.models import (
@@ -218,8 +218,8 @@ def _trainer_options(config: TrainConfig) -> dict:
     cuda = torch.cuda.is_available()
     precision = config.precision
     if precision == "16-mixed" and not cuda:
-        raise GrainsegError(
-            "--precision 16-mixed needs a CUDA GPU and none is available; use 32-true or "
+        raise ParameterError(
+            "precision", "16-mixed needs a CUDA GPU and none is available; use 32-true or "
             "bf16-mixed on the CPU"
         )
     if precision == "auto":
@@ -230,7 +230,7 @@ def _trainer_options(config: TrainConfig) -> dict:
         available = torch.cuda.device_count() if cuda else os.cpu_count() or 1
         if devices > available:
             what = f"{available} CUDA GPU(s)" if cuda else f"{available} CPU cores and no CUDA GPU"
-            raise GrainsegError(f"--devices {devices}: this machine has {what}")
+            raise ParameterError("devices", f"{devices}: this machine has {what}")
     many = isinstance(devices, int) and devices > 1
     return {
         "accelerator": "auto",
