@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -262,8 +263,6 @@ def test_refinement_never_returns_a_worse_mapping_than_its_start(tmp_path, monke
 
 
 def test_errors_doc_gives_the_registration_thresholds_of_the_code():
-    from pathlib import Path
-
     from grainseg.register.score import MIN_COVERAGE, MIN_GRAINS, MIN_SCORE
 
     doc = (Path(__file__).parents[1] / "docs" / "errors.md").read_text(encoding="utf-8")
@@ -311,3 +310,46 @@ def test_a_model_file_of_another_pickle_protocol_loads_without_a_warning(model_f
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         load_model(path)
+
+
+# ------------------------------------------------------------ one wording for output folders
+
+
+def _command(name, out, sem, model_file):
+    ebsd = str(Path(__file__).parent / "data" / "ebsd" / "copper_hex_crop.ang")
+    return {
+        "synth": ["synth", str(out), "--n", "1", "--size", "256x192"],
+        "segment": ["segment", str(sem), "--model", str(model_file), "--out", str(out)],
+        "grains": ["grains", str(sem), "--out", str(out)],
+        "ebsd-grains": ["ebsd-grains", ebsd, "--out", str(out)],
+        "labels": ["labels", "--sem", str(sem), "--ebsd", ebsd, "--out", str(out)],
+        "train": ["train", str(out.parent), "--out", str(out)],
+        "compare": ["compare", str(out.parent), "--out", str(out), "--archs", "unet"],
+        "demo": ["demo", "--quick", "--out", str(out)],
+        "report": ["report", str(out.parent), "--out", str(out / "report.html")],
+    }[name]
+
+
+COMMANDS = ["synth", "segment", "grains", "ebsd-grains", "labels", "train", "compare", "demo",
+            "report"]
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_command_words_a_file_given_as_out_alike(name, three_images, model_file,
+                                                       tmp_path, capsys):
+    out = tmp_path / "afile"
+    out.write_text("keep me")
+    assert main(_command(name, out, three_images[0], model_file)) == 2
+    assert f"{out}: exists and is not a folder; choose another --out" in one_error_line(capsys)
+    assert out.read_text() == "keep me"
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_command_words_an_out_below_a_file_alike(name, three_images, model_file,
+                                                       tmp_path, capsys):
+    blocker = tmp_path / "afile"
+    blocker.write_text("keep me")
+    out = blocker / "sub"
+    assert main(_command(name, out, three_images[0], model_file)) == 2
+    line = one_error_line(capsys)
+    assert f"{out}: cannot create output folder (Not a directory)" in line

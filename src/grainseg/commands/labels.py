@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 # Library parameters named otherwise than their option (see `grainseg.commands.error_message`).
@@ -63,21 +62,11 @@ def add_parser(subparsers) -> None:
 def _check_output_folder(out: Path) -> None:
     """Fail early, before any work, on an output folder that cannot be created or written,
     or that holds another stage's outputs."""
-    from grainseg.errors import GrainsegError
+    from grainseg.io.atomic import check_output_dir
     from grainseg.io.owner import claim_folder
 
-    if out.exists():
-        if not out.is_dir():
-            raise GrainsegError(f"{out}: output path exists and is not a folder")
-        if not os.access(out, os.W_OK | os.X_OK):
-            raise GrainsegError(f"{out}: output folder is not writable")
-        claim_folder(out, "labels")
-        return
-    parent = out.absolute().parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        raise GrainsegError(f"{out}: cannot create output folder ({parent} is not writable)")
+    check_output_dir(out)
+    claim_folder(out, "labels")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -38,7 +38,12 @@ from grainseg import __version__, layout
 from grainseg.data.masks import POLARITIES, boundary_from_mask
 from grainseg.data.pairs import Pair
 from grainseg.errors import GrainsegError, ParameterError, input_error
-from grainseg.io.atomic import ensure_output_dir, write_errors_reported, write_json_atomic
+from grainseg.io.atomic import (
+    check_output_dir,
+    ensure_output_dir,
+    write_errors_reported,
+    write_json_atomic,
+)
 from grainseg.io.manifest import write_manifest
 from grainseg.io.tiff import read_mask, read_micrograph
 from grainseg.preprocess import check_median_px, data_bar_start_row, preprocess_sem
@@ -279,8 +284,7 @@ def build_dataset(
         raise ParameterError("seed", f"{seed}: must not be negative")
     _refuse_repeated_images(pairs)
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise GrainsegError(f"{out}: output path exists and is not a folder")
+    check_output_dir(out)
     ensure_output_dir(out.parent if str(out.parent) else Path("."))
     _remove_dead_partials(out)
     sources = [_survey(p, patch, mask_boundary)

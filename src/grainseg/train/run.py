@@ -34,7 +34,7 @@ from torch.utils.data import DataLoader
 from grainseg import __version__
 from grainseg.data.dataset import EpochSampler, PatchDataset, ResumableLoader, open_dataset
 from grainseg.errors import GrainsegError, ParameterError, input_error
-from grainseg.io.atomic import USER_ERRNOS, ensure_output_dir, write_json_atomic
+from grainseg.io.atomic import USER_ERRNOS, check_output_dir, ensure_output_dir, write_json_atomic
 from grainseg.io.owner import claim_folder
 from grainseg.models import (
     count_parameters,
@@ -369,8 +369,7 @@ def train(
         if started_only:  # nothing of it to keep: its files are written afresh
             print(f"note: {run}: the run there stopped before its first checkpoint; starting "
                   "it again", file=sys.stderr)
-        if run.exists() and not run.is_dir():
-            raise input_error(run, "output path exists and is not a folder")
+        check_output_dir(run)
         claim_folder(run, "train", foreign_files=False)
     config.validate()
     trainer_options = _trainer_options(config)  # before anything is written
