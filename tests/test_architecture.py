@@ -18,7 +18,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "grainseg"
 #: own __init__) may import itself and the units of lower layers only; the units of one layer are
 #: independent of each other.
 LAYERS: list[tuple[str, ...]] = [
-    ("grainseg", "errors", "layout"),
+    ("grainseg", "errors", "layout", "progress"),
     ("pixel_size",),
     ("io",),
     ("cluster", "overlay", "preprocess"),

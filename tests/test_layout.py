@@ -131,3 +131,18 @@ def test_report_takes_predictions_from_segment_folders_only(tmp_path):
     sections, _ = collect_sections([tmp_path])
     fig3 = [s for s in sections if s.title.startswith("Fig. 3")]
     assert len(fig3) == 1 and len(fig3[0].items) == 2
+
+
+def test_napari_reader_knows_folders_by_manifest(tmp_path):
+    from grainseg.review.reader import folder_kind
+
+    for folder, stage, kind in (("s", "segment", "segment"), ("r", "review", "labels"),
+                                ("g", "grains", None)):
+        (tmp_path / folder).mkdir()
+        write_manifest(tmp_path / folder, stage)
+        assert folder_kind(tmp_path / folder) == kind, stage
+    # A grains folder measuring a segment output by its name is still not a segment folder.
+    write_tiff(tmp_path / "g" / "a_grain_ids.tif", np.ones((4, 4), np.uint32))
+    assert folder_kind(tmp_path / "g") is None
+    (tmp_path / "g" / layout.MANIFEST).unlink()
+    assert folder_kind(tmp_path / "g") == "segment"  # without a manifest: by its file names

@@ -36,6 +36,9 @@ REGISTRATION = "registration.json"
 OVERLAY_BEFORE = "overlay_before.png"
 OVERLAY_AFTER = "overlay_after.png"
 REVIEW = "review.json"
+#: What a saved review keeps of the segmentation it corrected.
+REVIEW_PROBABILITY = "probability.tif"
+REVIEW_UNCERTAINTY = "uncertainty.tif"
 #: Subfolder of a saved review with the corrected map's grain statistics.
 REVIEW_GRAINS = "grains"
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from grainseg.data.dataset import open_dataset
 from grainseg.errors import GrainsegError, ParameterError
 from grainseg.io.atomic import ensure_output_dir, write_json_atomic, write_text_atomic
+from grainseg.io.manifest import write_manifest
 from grainseg.models import ARCHITECTURES, PAPER_PARAMETERS_M
 from grainseg.train.config import TrainConfig
 from grainseg.train.evaluate import evaluate
@@ -150,4 +151,7 @@ def compare(
             md, text = _tables(rows, columns)
             write_text_atomic(out / f"{name}.md", md)
             write_text_atomic(out / f"{name}.csv", text)
+    write_manifest(out, "compare", [base.dataset, *([test] if test else [])],
+                   {"base": base.to_dict(), "archs": list(archs), "pos_weights": list(pos_weights),
+                    "table2_weight": table2_weight})
     return {"table2": table2, "table3": table3}

@@ -31,10 +31,11 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, TQDMProg
 from lightning.pytorch.plugins import TorchCheckpointIO
 from torch.utils.data import DataLoader
 
-from grainseg import __version__
+from grainseg import __version__, layout
 from grainseg.data.dataset import EpochSampler, PatchDataset, ResumableLoader, open_dataset
 from grainseg.errors import GrainsegError, ParameterError, input_error
 from grainseg.io.atomic import USER_ERRNOS, check_output_dir, ensure_output_dir, write_json_atomic
+from grainseg.io.manifest import write_manifest
 from grainseg.io.owner import claim_folder
 from grainseg.models import (
     count_parameters,
@@ -425,7 +426,9 @@ def train(
                 "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             },
         )
-    write_json_atomic(run / "versions.json", versions())
+    write_json_atomic(run / layout.TRAIN_VERSIONS, versions())
+    write_manifest(run, "train", [config.dataset, *([config.init] if config.init else [])],
+                   config.to_dict())
 
     best = ModelCheckpoint(
         dirpath=ckpt_dir,
