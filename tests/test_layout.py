@@ -146,3 +146,16 @@ def test_napari_reader_knows_folders_by_manifest(tmp_path):
     assert folder_kind(tmp_path / "g") is None
     (tmp_path / "g" / layout.MANIFEST).unlink()
     assert folder_kind(tmp_path / "g") == "segment"  # without a manifest: by its file names
+
+
+def test_dataset_refuses_another_stages_folder_by_its_manifest(stages):
+    from grainseg.data import resolve_pair
+    from grainseg.errors import GrainsegError
+
+    root, spec, _ = stages
+    with pytest.raises(GrainsegError, match=r"seg: holds the outputs of `grainseg segment` "
+                                            r"\(manifest.json\), not a labels folder$"):
+        resolve_pair(str(root / "seg"))
+    with pytest.raises(GrainsegError, match="`grainseg synth`.*given as DIR/NAME"):
+        resolve_pair(str(root / "spec"))
+    assert resolve_pair(str(root / "spec" / "specimen_000")).label_path == spec["boundaries"]

@@ -5,7 +5,8 @@ A pair is given on the command line in one of three ways:
 - a labels folder (from ``grainseg labels`` or saved by ``grainseg review``): ``label.tif``
   (255 = boundary), ``ignore.tif`` (255 = ignore, optional) and the SEM image, either ``sem.tif``
   inside the folder or the path recorded under ``sem_path`` in its ``registration.json`` or
-  ``review.json`` (relative paths are taken from the folder);
+  ``review.json`` (relative paths are taken from the folder); a folder whose manifest names
+  another stage is refused as such;
 - explicit files ``SEM.tif:LABEL.tif`` or ``SEM.tif:LABEL.tif:IGNORE.tif``;
 - a synthetic specimen prefix ``DIR/NAME`` (from ``grainseg synth``): ``NAME_sem.tif`` with
   ``NAME_truth_boundaries.tif`` as the label.
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from grainseg import layout
 from grainseg.errors import GrainsegError, input_error
+from grainseg.io.manifest import manifest_stage
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,12 @@ def _existing(path: Path, what: str) -> Path:
 
 
 def _from_labels_dir(folder: Path) -> Pair:
+    stage = manifest_stage(folder)
+    if stage not in (None, "labels", "review"):
+        hint = (" (a specimen is given as DIR/NAME: NAME_sem.tif with its "
+                f"NAME{layout.SYNTH_SUFFIXES['boundaries']})" if stage == "synth" else "")
+        raise input_error(folder, f"holds the outputs of `grainseg {stage}` ({layout.MANIFEST}), "
+                                  f"not a labels folder{hint}")
     label = _existing(folder / layout.LABEL, "label of the labels folder")
     ignore = folder / layout.IGNORE
     sem = folder / layout.LABELS_SEM
