@@ -171,10 +171,10 @@ def render_labels(
 
     Returns
     -------
-    label : (H, W) uint8
-        255 on boundaries.
-    ignore : (H, W) uint8
-        255 where no label can be trusted.
+    label : (H, W) bool
+        True on boundaries (`grainseg.io.tiff.write_mask` writes it as 0/255).
+    ignore : (H, W) bool
+        True where no label can be trusted.
     grain_ids : (H, W) uint32
         EBSD grain IDs; 0 on boundaries and ignored pixels.
     """
@@ -202,8 +202,4 @@ def render_labels(
     if valid_rows is not None:
         label[valid_rows:] = False
     grain_ids = np.where(usable & ~label & ~ignore, source.grain_ids[ri, ci], 0).astype(np.uint32)
-    return (
-        (label * 255).astype(np.uint8),
-        (ignore * 255).astype(np.uint8),
-        grain_ids,
-    )
+    return label, ignore, grain_ids

@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     from grainseg.io.ebsd.h5oina import read_electron_image
     from grainseg.io.manifest import write_manifest
     from grainseg.io.png import save_rgb_png
-    from grainseg.io.tiff import read_micrograph, write_tiff
+    from grainseg.io.tiff import read_micrograph, write_mask, write_tiff
     from grainseg.labels import label_source, render_labels
     from grainseg.overlay import overlay_rgb
     from grainseg.pixel_size import check_pixel_size_um
@@ -149,8 +149,8 @@ def run(args: argparse.Namespace) -> int:
     out = ensure_output_dir(args.out)
     if args.sem is None:  # the folder names its SEM image, as a data set pair needs
         write_tiff(sem_path, image, pixel_size_um)
-    write_tiff(out / layout.LABEL, label, pixel_size_um)
-    write_tiff(out / layout.IGNORE, ignore, pixel_size_um)
+    write_mask(out / layout.LABEL, label, pixel_size_um)
+    write_mask(out / layout.IGNORE, ignore, pixel_size_um)
     write_tiff(out / layout.GRAIN_IDS, grain_ids, pixel_size_um)
     for name, lines in ((layout.OVERLAY_BEFORE, before), (layout.OVERLAY_AFTER, after)):
         save_rgb_png(overlay_rgb(sem, lines), out / name)

@@ -346,6 +346,13 @@ def tiff_tags(pixel_size_um: float | None) -> dict:
     return tags
 
 
+def write_mask(path: str | os.PathLike, mask: np.ndarray, pixel_size_um: float | None = None) -> None:
+    """Write a bool mask as a uint8 TIFF, 255 where True: every grainseg mask on disk (masks are
+    bool in memory; `read_mask` ``> 0`` reads one back)."""
+    write_tiff(path, np.where(np.asarray(mask, dtype=bool), 255, 0).astype(np.uint8),
+               pixel_size_um)
+
+
 def write_tiff(
     path: str | os.PathLike,
     array: np.ndarray,

@@ -219,20 +219,19 @@ class ReviewSession:
         from grainseg.grains.outputs import write_grain_outputs
         from grainseg.io.atomic import ensure_output_dir, write_json_atomic
         from grainseg.io.manifest import write_manifest
-        from grainseg.io.tiff import write_tiff
+        from grainseg.io.tiff import write_mask, write_tiff
 
         if width_px < 1 or width_px % 2 == 0:
             raise GrainsegError(f"label width must be an odd number of pixels, got {width_px}")
         out = ensure_output_dir(folder)
         full = self.image.shape[:2]
         network = self.grain_ids == 0
-        label = np.zeros(full, dtype=np.uint8)
-        label[: self.data_bar_row] = np.where(
-            ndimage.distance_transform_edt(~network) <= (width_px - 1) / 2, 255, 0)
-        ignore = np.full(full, 255, dtype=np.uint8)
-        ignore[: self.data_bar_row][self.reviewed] = 0
-        write_tiff(out / layout.LABEL, label, self.pixel_size_um)
-        write_tiff(out / layout.IGNORE, ignore, self.pixel_size_um)
+        label = np.zeros(full, dtype=bool)
+        label[: self.data_bar_row] = ndimage.distance_transform_edt(~network) <= (width_px - 1) / 2
+        ignore = np.ones(full, dtype=bool)
+        ignore[: self.data_bar_row][self.reviewed] = False
+        write_mask(out / layout.LABEL, label, self.pixel_size_um)
+        write_mask(out / layout.IGNORE, ignore, self.pixel_size_um)
         write_tiff(out / layout.GRAIN_IDS, self.grain_ids, self.pixel_size_um)
         for name, file in (("probability", layout.REVIEW_PROBABILITY),
                            ("uncertainty", layout.REVIEW_UNCERTAINTY)):
