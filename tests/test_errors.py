@@ -80,6 +80,8 @@ def test_config_error_names_the_field():
      "--lagb 12: must be > 0"),
     (["dataset", "l", "--out", "ds"], ParameterError("median_px", "20: must be between"),
      "--median 20: must be between"),
+    (["ebsd-grains", "m.ctf", "--out", "e"], ParameterError("min_size_points", "-1: must not"),
+     "--min-size -1: must not"),
     # A parameter the command has no flag for, and other errors, are shown as they are.
     (["train", "ds", "--out", "run"], ParameterError("name", "'x': unknown"), "name 'x': unknown"),
     (["train", "ds", "--out", "run"], GrainsegError("ds: not a data set"), "ds: not a data set"),

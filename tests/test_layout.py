@@ -159,3 +159,19 @@ def test_dataset_refuses_another_stages_folder_by_its_manifest(stages):
     with pytest.raises(GrainsegError, match="`grainseg synth`.*given as DIR/NAME"):
         resolve_pair(str(root / "spec"))
     assert resolve_pair(str(root / "spec" / "specimen_000")).label_path == spec["boundaries"]
+
+
+def test_ebsd_grains_stage_from_python_matches_the_command(stages, tmp_path):
+    from grainseg.ebsd.stage import EbsdGrainsOptions, ebsd_grains, write_ebsd_grains
+    from grainseg.errors import ParameterError
+    from grainseg.io.ebsd import read_ebsd
+
+    root, spec, _ = stages
+    ebsd_map = read_ebsd(spec["ebsd"])
+    result = ebsd_grains(ebsd_map, source=spec["ebsd"])
+    written = write_ebsd_grains(tmp_path / "e", result, ebsd_map.step_um)
+    for path in written:  # the same bytes as `grainseg ebsd-grains` wrote
+        assert path.read_bytes() == (root / "ebsd" / path.name).read_bytes(), path.name
+    assert read_manifest(tmp_path / "e") == read_manifest(root / "ebsd")
+    with pytest.raises(ParameterError, match="^min_size_points -1: must not be negative$"):
+        ebsd_grains(ebsd_map, EbsdGrainsOptions(min_size_points=-1))

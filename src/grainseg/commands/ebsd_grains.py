@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 from pathlib import Path
+
+# Library parameters named otherwise than their option (see `grainseg.commands.error_message`).
+FLAGS = {"min_size_points": "--min-size", "max_island_points": "--max-island"}
 
 ORDER = 20
 
@@ -47,124 +48,35 @@ def add_parser(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def _csv_text(table: dict) -> str:
-    """The per-grain table as CSV text (floats with 6 significant digits)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    keys = list(table)
-    writer.writerow(keys)
-    columns = [
-        [f"{v:.6g}" if isinstance(v, float) else v for v in table[k].tolist()] for k in keys
-    ]
-    writer.writerows(zip(*columns, strict=True))
-    return buffer.getvalue()
-
-
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from grainseg import layout
-    from grainseg.ebsd.boundaries import (
-        BRANDON_S3_DEG,
-        CLASS_NAMES,
-        NONE,
-        NOT_INDEXED,
-        boundary_classes,
-        boundary_lengths_by_phase_um,
-        boundary_lengths_um,
-        boundary_map,
-    )
-    from grainseg.ebsd.grains import DEFAULT_MAX_ISLAND_POINTS, grain_properties, reconstruct_grains
-    from grainseg.ebsd.misorientation import neighbour_misorientation_deg
-    from grainseg.errors import GrainsegError
-    from grainseg.io.atomic import ensure_output_dir, write_json_atomic, write_text_atomic
+    from grainseg.ebsd.stage import EbsdGrainsOptions, ebsd_grains, write_ebsd_grains
     from grainseg.io.ebsd import read_ebsd
-    from grainseg.io.manifest import write_manifest
     from grainseg.io.owner import claim_folder
-    from grainseg.io.tiff import write_tiff
 
-    high = args.threshold if args.high is None else args.high
-    max_island = DEFAULT_MAX_ISLAND_POINTS if args.max_island is None else args.max_island
-    if args.min_size < 0:
-        raise GrainsegError(f"--min-size {args.min_size}: must not be negative")
-    if max_island < 0:
-        raise GrainsegError(f"--max-island {max_island}: must not be negative")
-
+    options = EbsdGrainsOptions(args.threshold, args.low, args.high, args.min_size,
+                                args.merge_twins, args.max_island).validate()
     claim_folder(args.out, "ebsd-grains")
     ebsd_map = read_ebsd(args.map, scan=args.scan)
-    out = ensure_output_dir(args.out)
-    misorientation = neighbour_misorientation_deg(ebsd_map)
-    right, down = boundary_classes(ebsd_map, args.low, high, misorientation=misorientation)
-    grain_ids = reconstruct_grains(
-        ebsd_map, args.threshold, args.min_size, args.merge_twins, max_island,
-        misorientation=misorientation, classes=(right, down),
-    )
-    table = grain_properties(ebsd_map, grain_ids)
+    result = ebsd_grains(ebsd_map, options, source=args.map)
+    written = write_ebsd_grains(args.out, result, ebsd_map.step_um, scan=args.scan)
 
-    lengths = boundary_lengths_um(right, down, ebsd_map.step_um)
-    boundary_names = [CLASS_NAMES[c] for c in CLASS_NAMES if c not in (NONE, NOT_INDEXED)]
-    total = sum(lengths[name] for name in boundary_names)
-    fractions = {name: (lengths[name] / total if total else 0.0) for name in boundary_names}
-    by_phase = boundary_lengths_by_phase_um(ebsd_map, right, down)
-    area = table["area_points"]
-    per_phase = {
-        ph.name: {
-            "n_grains": int((table["phase"] == ph.name).sum()),
-            "area_fraction": float((ebsd_map.phase_ids == k).mean()),
-            "twin_fraction_of_high_angle_length": by_phase[ph.name]["twin_fraction_of_high_angle"],
-            "boundary_length_um": {
-                n: by_phase[ph.name][n] for n in boundary_names if n != "phase"
-            },
-        }
-        for k, ph in enumerate(ebsd_map.phases)
-    }
-    summary = {
-        "input": str(args.map),
-        "grid_rows": ebsd_map.shape[0],
-        "grid_cols": ebsd_map.shape[1],
-        "step_um": ebsd_map.step_um,
-        "indexed_fraction": float(ebsd_map.indexed.mean()),
-        "n_grains": int(area.size),
-        "mean_ecd_um": float(table["ecd_um"].mean()) if area.size else None,
-        "unassigned_points": int((grain_ids == 0).sum()),
-        "thresholds": {
-            "grain_threshold_deg": args.threshold,
-            "low_angle_deg": args.low,
-            "high_angle_deg": high,
-            "twin_s3_brandon_deg": BRANDON_S3_DEG,
-        },
-        "min_size_points": args.min_size,
-        "merge_twins": args.merge_twins,
-        "max_island_points": max_island,
-        "boundary_length_um": {n: lengths[n] for n in boundary_names},
-        "boundary_length_fraction": fractions,
-        "phases": per_phase,
-        "notes": ebsd_map.notes,
-    }
-
-    write_tiff(out / layout.GRAIN_IDS, grain_ids, pixel_size_um=ebsd_map.step_um)
-    write_tiff(out / layout.EBSD_BOUNDARIES, boundary_map(right, down, ebsd_map.indexed),
-               pixel_size_um=ebsd_map.step_um)
-    write_text_atomic(out / layout.GRAINS_TABLE, _csv_text(table))
-    write_json_atomic(out / layout.GRAINS_SUMMARY, summary)
-    write_manifest(out, "ebsd-grains", [args.map],
-                   {"scan": args.scan, **summary["thresholds"], "min_size_points": args.min_size,
-                    "merge_twins": args.merge_twins, "max_island_points": max_island})
-
+    summary, table = result.summary, result.table
     rows, cols = ebsd_map.shape
     print(f"{args.map}: {rows} x {cols} points at {ebsd_map.step_um:g} µm, "
           f"{100 * ebsd_map.indexed.mean():.1f}% indexed, phases: "
           f"{', '.join(f'{p.name} ({p.laue})' for p in ebsd_map.phases)}")
     for note in ebsd_map.notes:
         print(f"  note: {note}")
-    mean_ecd = f"{np.mean(table['ecd_um']):.3g} µm" if area.size else "n/a"
-    print(f"  {area.size} grains at {args.threshold:g} deg (min size {args.min_size}, twins "
+    mean_ecd = f"{np.mean(table['ecd_um']):.3g} µm" if summary["n_grains"] else "n/a"
+    print(f"  {summary['n_grains']} grains at {args.threshold:g} deg (min size {args.min_size}, twins "
           f"{'merged' if args.merge_twins else 'kept'}), mean ECD {mean_ecd}")
+    fractions = summary["boundary_length_fraction"]
     print("  boundary length: " + ", ".join(f"{n} {100 * f:.1f}%" for n, f in fractions.items()))
-    for name, info in per_phase.items():
+    for name, info in summary["phases"].items():
         twin = info["twin_fraction_of_high_angle_length"]
         if not np.isnan(twin):
             print(f"  {name}: twin fraction of high-angle boundary length {100 * twin:.1f}%")
-    print(f"  wrote {out}/{layout.GRAIN_IDS}, {layout.EBSD_BOUNDARIES}, {layout.GRAINS_TABLE}, "
-          f"{layout.GRAINS_SUMMARY}")
+    print(f"  wrote {written[0].parent}/" + ", ".join(p.name for p in written))
     return 0

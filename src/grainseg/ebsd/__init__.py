@@ -1,1 +1,2 @@
-"""EBSD maps: orientation maths, misorientation, boundary classes, grain reconstruction."""
+"""EBSD maps: orientation maths, misorientation, boundary classes, grain reconstruction, and
+the ``ebsd-grains`` stage (`grainseg.ebsd.stage`)."""
