@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo demo-quick test bench lint clean
+.PHONY: venv demo demo-quick lint test test-quick bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -17,9 +17,15 @@ demo: $(STAMP)
 demo-quick: $(STAMP)
 	$(VENV)/bin/grainseg demo --quick --out demo_out
 
-test: $(STAMP)
+lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
+
+test: lint
 	$(PY) -m pytest -q
+
+# Everything but the tests marked slow: a first check while working.
+test-quick: lint
+	$(PY) -m pytest -q -m "not slow"
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py

@@ -26,7 +26,8 @@ from pathlib import Path
 
 import torch
 
-from grainseg.infer.batch import OUTPUTS, segment_batch
+from grainseg.infer.batch import segment_batch
+from grainseg.layout import SEGMENT_SUFFIXES
 from grainseg.models import default_model_path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,7 +46,7 @@ def cluster_start_seconds(n_workers: int) -> float:
 
 def outputs_of(folder: Path, images: list[Path]) -> dict[str, bytes]:
     return {f"{p.stem}{s}": (folder / f"{p.stem}{s}").read_bytes()
-            for p in images for s in OUTPUTS.values()}
+            for p in images for s in SEGMENT_SUFFIXES.values()}
 
 
 def main() -> int:

@@ -26,11 +26,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from grainseg.grains.analysis import analyse_grains, compare_to_reference, grain_map_from_array  # noqa: E402
-from grainseg.infer.segment import load_predictor, overlay_rgb, segment_image  # noqa: E402
+from grainseg.infer.segment import load_predictor, segment_image  # noqa: E402
 from grainseg.io.tiff import read_micrograph  # noqa: E402
 from grainseg.metrics.boundary import tolerance_counts, tolerance_scores  # noqa: E402
 from grainseg.metrics.grains import grain_ari  # noqa: E402
 from grainseg.models import default_model_path  # noqa: E402
+from grainseg.overlay import overlay_rgb  # noqa: E402
 from grainseg.preprocess import preprocess_sem  # noqa: E402
 from grainseg.synth import generate_specimen  # noqa: E402
 

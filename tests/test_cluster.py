@@ -15,8 +15,8 @@ from test_infer_segment import cell_image
 from grainseg.cli import main
 from grainseg.cluster import check_cluster
 from grainseg.errors import GrainsegError
-from grainseg.infer.batch import OUTPUTS
 from grainseg.io.tiff import write_tiff
+from grainseg.layout import SEGMENT_SUFFIXES
 
 distributed = pytest.importorskip("distributed")
 
@@ -42,7 +42,7 @@ def make_images(folder, n, shape=(96, 128)):
 
 def output_bytes(out, paths):
     return {f"{p.stem}{suffix}": (out / f"{p.stem}{suffix}").read_bytes()
-            for p in paths for suffix in OUTPUTS.values()}
+            for p in paths for suffix in SEGMENT_SUFFIXES.values()}
 
 
 def segment(paths, model_file, out, *extra):
@@ -55,10 +55,11 @@ def test_check_cluster_values():
     assert check_cluster("local:2") == "local:2"
     assert check_cluster("tcp://node07:8786") == "tcp://node07:8786"
     for bad in ("local:0", "local", "slurm", "tcp://host"):
-        with pytest.raises(GrainsegError, match="--cluster"):
+        with pytest.raises(GrainsegError, match=f"^cluster {bad}: expected local:N"):
             check_cluster(bad)
 
 
+@pytest.mark.slow
 def test_local_cluster_gives_the_single_process_files(tmp_path, model_file):
     paths = make_images(tmp_path / "in", 4)
     # Each of the 2 workers gets cpu_count // 2 torch threads; float results depend on the
@@ -75,6 +76,7 @@ def test_local_cluster_gives_the_single_process_files(tmp_path, model_file):
     assert summary["cluster"] == "local:2" and len(summary["images"]) == 4
 
 
+@pytest.mark.slow
 def test_killed_worker_loses_no_image(tmp_path, model_file, scheduler):
     address, client = scheduler
     paths = make_images(tmp_path / "in", 6, shape=(160, 192))
@@ -106,7 +108,7 @@ def test_killed_worker_loses_no_image(tmp_path, model_file, scheduler):
     assert sorted(r["image"] for r in summary["images"]) == sorted(map(str, paths))
     assert summary["failed"] == []
     assert not list(out.glob(".*"))  # no temporary or partial file
-    assert len(list(out.iterdir())) == 4 * len(paths) + 1
+    assert len(list(out.iterdir())) == 4 * len(paths) + 2  # + summary and manifest
     reference = output_bytes(tmp_path / "reference", paths[:1])
     assert output_bytes(out, paths[:1]) == reference
 

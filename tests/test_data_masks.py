@@ -107,6 +107,7 @@ def test_folders_pair_by_name(tmp_path):
         pairs_from_folders(images, masks)
 
 
+@pytest.mark.slow
 def test_dataset_from_hand_masks_trains_and_evaluates(tmp_path):
     images, masks, truths = _folders(tmp_path)
     ds = tmp_path / "ds"

@@ -3,9 +3,12 @@
 import json
 import math
 
+import pytest
+
 from grainseg.cli import main
 
 
+@pytest.mark.slow
 def test_quick_demo_runs_every_step_and_writes_the_report(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--quick", "--out", str(out)]) == 0

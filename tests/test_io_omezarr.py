@@ -61,6 +61,7 @@ def test_ngff_04_with_leading_axes_and_plain_arrays(tmp_path):
     del plain
 
 
+@pytest.mark.slow
 def test_segment_zarr_mosaic_to_ome_zarr(tmp_path):
     torch.manual_seed(0)
     model = tmp_path / "model.pt"
@@ -73,7 +74,7 @@ def test_segment_zarr_mosaic_to_ome_zarr(tmp_path):
                  "--out", str(out), "--tile", "64", "--device", "cpu"]) == 0
     outputs = output_paths(tmp_path / "in" / "mosaic.ome.zarr", out)
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        [p.name for p in outputs.values()] + ["segment_summary.json"])
+        [p.name for p in outputs.values()] + ["segment_summary.json", "manifest.json"])
     grain_ids, pixel_size_um = open_zarr_image(outputs["grain_ids"])
     assert pixel_size_um == 0.08 and grain_ids.shape == (150, 200)
     # The same pixels from a TIFF through the same bounded-memory path give the same grains.

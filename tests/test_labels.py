@@ -29,6 +29,7 @@ def test_boundary_line_sits_where_the_map_puts_it(width_px, columns):
     label, ignore, grain_ids = render_labels(
         nominal_mapping(3.0), (60, 60), two_grain_source(), width_px
     )
+    assert label.dtype == ignore.dtype == bool  # masks are bool in memory, 0/255 on disk
     rows_with_line = np.flatnonzero(label.any(axis=1))
     assert rows_with_line.size == 60
     assert sorted(np.flatnonzero(label[30])) == columns
@@ -81,7 +82,7 @@ def test_twins_are_drawn_or_merged_as_asked():
 def test_thresholds_are_checked():
     from grainseg.errors import GrainsegError
 
-    with pytest.raises(GrainsegError, match="--lagb"):
+    with pytest.raises(GrainsegError, match="^lagb_deg 12: must be > 0 and at most"):
         label_source(twin_map(), lagb_deg=12, hagb_deg=10)
 
 
@@ -112,6 +113,7 @@ def test_labels_command_writes_everything(specimens, tmp_path):
         "registration.json",
         "overlay_before.png",
         "overlay_after.png",
+        "manifest.json",
     }
     report = json.loads((out / "registration.json").read_text())
     assert report["score_after"] >= report["score_threshold"]
@@ -119,6 +121,7 @@ def test_labels_command_writes_everything(specimens, tmp_path):
     for key in ("drift_mean_px", "drift_p95_px", "drift_max_px"):
         assert report[key] >= 0
     label = read_mask(out / "label.tif")
+    assert label.dtype == np.uint8 and set(np.unique(label)) == {0, 255}  # on disk: 0/255
     truth = read_mask(files["boundaries"]) > 0
     ignore = read_mask(out / "ignore.tif") > 0
     from grainseg.metrics.boundary import tolerance_counts, tolerance_scores

@@ -114,6 +114,7 @@ def _stripes(n: int = 4, size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
     return x + 0.02 * torch.randn(x.shape, generator=g), y
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_a_few_adam_steps_learn_the_boundaries(name):
     model = build_model(name, width=0.25, seed=0).train()

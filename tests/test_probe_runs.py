@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -262,11 +263,93 @@ def test_refinement_never_returns_a_worse_mapping_than_its_start(tmp_path, monke
 
 
 def test_errors_doc_gives_the_registration_thresholds_of_the_code():
-    from pathlib import Path
-
     from grainseg.register.score import MIN_COVERAGE, MIN_GRAINS, MIN_SCORE
 
     doc = (Path(__file__).parents[1] / "docs" / "errors.md").read_text(encoding="utf-8")
     assert f"alignment score S is below {MIN_SCORE:.2f}" in doc
     assert f"area it could cover (need {100 * MIN_COVERAGE:.0f}%" in doc
     assert f"too few to place it by their boundaries (need {MIN_GRAINS}" in doc
+
+
+# ------------------------------------------------------------ progress bars and library noise
+
+
+def test_every_command_takes_no_progress():
+    from grainseg.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if a.dest == "command").choices
+    for name, sub in commands.items():
+        assert "--no-progress" in sub._option_string_actions, name
+
+
+def test_no_bars_when_stderr_is_not_a_terminal(three_images, model_file, tmp_path, capsys):
+    assert _segment(three_images, tmp_path / "out", model_file) == 0
+    assert "%|" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag", [[], ["--no-progress"]])
+def test_no_progress_turns_the_bars_off_on_a_terminal(three_images, model_file, tmp_path, capsys,
+                                                       monkeypatch, flag):
+    import sys
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert _segment(three_images, tmp_path / "out", model_file, *flag) == 0
+    assert ("%|" in capsys.readouterr().err) == (not flag)
+
+
+def test_a_model_file_of_another_pickle_protocol_loads_without_a_warning(model_file, tmp_path):
+    import warnings
+
+    import torch
+
+    from grainseg.models import load_model
+
+    path = tmp_path / "p3.pt"
+    torch.save(torch.load(model_file, weights_only=True), path, pickle_protocol=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_model(path)
+
+
+# ------------------------------------------------------------ one wording for output folders
+
+
+def _command(name, out, sem, model_file):
+    ebsd = str(Path(__file__).parent / "data" / "ebsd" / "copper_hex_crop.ang")
+    return {
+        "synth": ["synth", str(out), "--n", "1", "--size", "256x192"],
+        "segment": ["segment", str(sem), "--model", str(model_file), "--out", str(out)],
+        "grains": ["grains", str(sem), "--out", str(out)],
+        "ebsd-grains": ["ebsd-grains", ebsd, "--out", str(out)],
+        "labels": ["labels", "--sem", str(sem), "--ebsd", ebsd, "--out", str(out)],
+        "train": ["train", str(out.parent), "--out", str(out)],
+        "compare": ["compare", str(out.parent), "--out", str(out), "--archs", "unet"],
+        "demo": ["demo", "--quick", "--out", str(out)],
+        "report": ["report", str(out.parent), "--out", str(out / "report.html")],
+    }[name]
+
+
+COMMANDS = ["synth", "segment", "grains", "ebsd-grains", "labels", "train", "compare", "demo",
+            "report"]
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_command_words_a_file_given_as_out_alike(name, three_images, model_file,
+                                                       tmp_path, capsys):
+    out = tmp_path / "afile"
+    out.write_text("keep me")
+    assert main(_command(name, out, three_images[0], model_file)) == 2
+    assert f"{out}: exists and is not a folder; choose another --out" in one_error_line(capsys)
+    assert out.read_text() == "keep me"
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_command_words_an_out_below_a_file_alike(name, three_images, model_file,
+                                                       tmp_path, capsys):
+    blocker = tmp_path / "afile"
+    blocker.write_text("keep me")
+    out = blocker / "sub"
+    assert main(_command(name, out, three_images[0], model_file)) == 2
+    line = one_error_line(capsys)
+    assert f"{out}: cannot create output folder (Not a directory)" in line

@@ -15,9 +15,10 @@ from matplotlib.figure import Figure
 
 from grainseg.cli import main
 from grainseg.errors import GrainsegError
+from grainseg.io.png import rgb_png_bytes
 from grainseg.io.tiff import write_tiff
 from grainseg.report.collect import collect_sections
-from grainseg.report.figures import confusion_overlay, rgb_png_bytes
+from grainseg.report.figures import confusion_overlay
 from grainseg.report.html import (
     Section,
     array_item,

@@ -76,6 +76,7 @@ def test_dataset_removes_what_a_killed_build_left(pairs, tmp_path):
 # --------------------------------------------------------------------------------- train
 
 
+@pytest.mark.slow
 def test_train_disk_fills_keeps_the_last_complete_checkpoint(pairs, tmp_path, capsys,
                                                              monkeypatch):
     """Checkpoints every step; the disk is full from the 4th write on."""

@@ -68,7 +68,7 @@ def test_multi_page_tiff_states_the_page_and_reads_another(tmp_path):
     assert np.array_equal(third.image, pages[2])
     from grainseg.errors import GrainsegError
 
-    with pytest.raises(GrainsegError, match="--page 4: the file has 3 pages"):
+    with pytest.raises(GrainsegError, match="pages.tif: page 4: the file has 3 pages"):
         read_micrograph(path, page=4)
 
 

@@ -62,7 +62,7 @@ def test_dataset_out_is_a_file(pairs, tmp_path, capsys):
     out.write_text("keep me")
     assert main(["dataset", *prefixes, "--out", str(out), "--patch", "32"]) == 2
     line = one_error_line(capsys)
-    assert f"{out}: output path exists and is not a folder" in line
+    assert f"{out}: exists and is not a folder; choose another --out" in line
     assert out.read_text() == "keep me"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
 

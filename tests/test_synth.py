@@ -314,7 +314,8 @@ def test_cli_writes_specimens(tmp_path, capsys):
         ]
     )
     assert rc == 0
-    names = sorted(p.name for p in out.iterdir())
+    names = sorted(p.name for p in out.iterdir() if p.name != "manifest.json")
+    assert (out / "manifest.json").is_file()
     assert names == sorted(
         f"specimen_00{k}_{suffix}"
         for k in range(2)

@@ -20,6 +20,7 @@ from test_data_helpers import make_pair, make_pairs
 
 from grainseg.cli import main
 from grainseg.data import build_dataset, resolve_pair
+from grainseg.io.manifest import read_manifest
 from grainseg.models import load_model
 from grainseg.train.callbacks import CosineDecay
 
@@ -55,6 +56,9 @@ def test_run_directory_contents(full_run, dataset):
     assert config["dataset"]["path"] == str(dataset.resolve())
     assert len(config["dataset"]["dataset_json_sha256"]) == 64
     assert "torch" in json.loads((full_run / "versions.json").read_text())
+    manifest = read_manifest(full_run)
+    assert manifest["stage"] == "train" and manifest["inputs"] == [str(dataset.resolve())]
+    assert manifest["settings"]["arch"] == "unet"
     rows = _rows(full_run)
     assert [int(r["epoch"]) for r in rows] == [0, 1]
     assert json.loads((full_run / "train_summary.json").read_text())["stopped_by"] == "epochs"
@@ -134,7 +138,6 @@ def test_resume_after_sigkill_matches_uninterrupted(full_run, dataset):
         assert torch.allclose(a.float(), b.float(), atol=1e-4), name
 
 
-@pytest.mark.slow
 def test_topological_fine_tuning_from_init(full_run, dataset):
     run = dataset.parent / "topo"
     args = ["train", str(dataset), "--out", str(run), "--init", str(full_run),
@@ -183,6 +186,8 @@ def test_compare_writes_tables_and_reuses_runs(dataset, tmp_path, capsys):
             "4,9", "--width", "0.125", "--epochs", "1", "--batch", "4"]
     assert main(args) == 0
     assert sorted(p.name for p in (out / "runs").iterdir()) == ["unet_w4", "unet_w9"]
+    assert read_manifest(out)["stage"] == "compare"
+    assert read_manifest(out / "runs" / "unet_w4")["stage"] == "train"
     with open(out / "table3.csv", newline="") as handle:
         table3 = list(csv.DictReader(handle))
     assert [float(r["pos_weight"]) for r in table3] == [4.0, 9.0]

@@ -6,38 +6,11 @@ traceback only with ``--debug``). Ctrl-C exits with 130.
 
 from __future__ import annotations
 
-import argparse
-import importlib
-import pkgutil
 import sys
 
-from grainseg import __version__, commands
+from grainseg.commands import build_parser, error_message
 from grainseg.errors import GrainsegError
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The full parser, with one sub-command per module of `grainseg.commands`."""
-    parser = argparse.ArgumentParser(
-        prog="grainseg",
-        description=(
-            "Grain boundaries and grain statistics from SEM micrographs, with CNNs trained on "
-            "labels taken from EBSD maps. Workflow: synth | ebsd-grains -> labels -> dataset -> "
-            "train -> evaluate -> segment -> grains -> report."
-        ),
-    )
-    parser.add_argument("--version", action="version", version=f"grainseg {__version__}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    modules = [
-        importlib.import_module(f"grainseg.commands.{info.name}")
-        for info in pkgutil.iter_modules(commands.__path__)
-    ]
-    for module in sorted(modules, key=lambda m: m.ORDER):
-        module.add_parser(subparsers)
-    for sub in subparsers.choices.values():
-        sub.add_argument(
-            "--debug", action="store_true", help="show the full traceback on errors"
-        )
-    return parser
+from grainseg.progress import bars_off
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,11 +21,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return int(args.func(args) or 0)
+        with bars_off(not args.progress):
+            return int(args.func(args) or 0)
     except GrainsegError as exc:
         if args.debug:
             raise
-        print(f"grainseg {args.command}: error: {exc}", file=sys.stderr)
+        print(f"grainseg {args.command}: error: {error_message(args, exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"grainseg {args.command}: interrupted", file=sys.stderr)

@@ -6,23 +6,21 @@ tcp://HOST:PORT`` connects to a running scheduler (one started by hand, or by da
 SLURM: docs/cluster.md). Without ``--cluster`` the tasks run one after the other here, through
 the same code. Each task writes its own outputs atomically (`grainseg.io.atomic`), so a worker
 killed mid-task leaves no half-written file: the scheduler runs its task again on another
-worker, and every output appears exactly once. Workers load the model once and keep it
-(`cached_predictor`); on a machine with GPUs each worker takes one (`worker_device`).
+worker, and every output appears exactly once. On a machine with GPUs each worker takes one
+(`worker_device`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
-from grainseg.errors import GrainsegError
+from grainseg.errors import GrainsegError, ParameterError
+from grainseg.progress import progress_bar
 
 _LOCAL = re.compile(r"local:(\d+)")
 _REMOTE = re.compile(r"tcp://[^:/\s]+:\d+")
@@ -43,8 +41,8 @@ def check_cluster(spec: str | None) -> str | None:
         return spec
     if _REMOTE.fullmatch(spec):
         return spec
-    raise GrainsegError(
-        f"--cluster {spec}: expected local:N (N worker processes here, N >= 1) or "
+    raise ParameterError(
+        "cluster", f"{spec}: expected local:N (N worker processes here, N >= 1) or "
         "tcp://HOST:PORT (a running Dask scheduler)"
     )
 
@@ -65,8 +63,8 @@ def dask_client(spec: str) -> Iterator[Any]:
     try:
         from distributed import Client, LocalCluster, WorkerPlugin
     except ImportError:
-        raise GrainsegError(
-            "--cluster needs Dask distributed: pip install 'dask[distributed]'"
+        raise ParameterError(
+            "cluster", "needs Dask distributed: pip install 'dask[distributed]'"
         ) from None
     local = _LOCAL.fullmatch(spec)
     if local:
@@ -91,7 +89,7 @@ def dask_client(spec: str) -> Iterator[Any]:
     try:
         client = Client(spec, timeout="30s")
     except OSError as exc:
-        raise GrainsegError(f"--cluster {spec}: cannot reach the scheduler ({exc})") from None
+        raise ParameterError("cluster", f"{spec}: cannot reach the scheduler ({exc})") from None
     with client:
         yield client
 
@@ -131,7 +129,7 @@ def run_tasks(
         In the order the tasks finish (the input order without a cluster).
     """
     items = list(items)
-    bar = tqdm(total=len(items), desc=desc, unit=unit, disable=not progress)
+    bar = progress_bar(total=len(items), desc=desc, unit=unit, show=progress)
     try:
         if cluster is None:
             for item in items:
@@ -182,11 +180,3 @@ def worker_device(requested: str = "auto") -> str:
         index = int(get_worker().name)
     return f"cuda:{index % torch.cuda.device_count()}"
 
-
-@functools.lru_cache(maxsize=2)
-def cached_predictor(model_path: str, device: str):
-    """`grainseg.infer.segment.load_predictor`, loaded once per process (one Dask worker keeps
-    its model for all its tasks). Returns ``(predictor, meta)``."""
-    from grainseg.infer.segment import load_predictor
-
-    return load_predictor(model_path, device)

@@ -25,7 +25,7 @@ from scipy import ndimage
 from grainseg.ebsd.boundaries import TWIN, boundary_classes
 from grainseg.ebsd.grains import reconstruct_grains
 from grainseg.ebsd.misorientation import neighbour_misorientation_deg
-from grainseg.errors import GrainsegError
+from grainseg.errors import ParameterError
 from grainseg.io.ebsd.map import EBSDMap
 from grainseg.register.mapping import PixelMapping, pixel_grid
 
@@ -79,12 +79,12 @@ def label_source(
 
     Raises
     ------
-    GrainsegError
-        If the thresholds are not 0 < lagb <= hagb.
+    ParameterError
+        If the thresholds are not 0 < lagb_deg <= hagb_deg.
     """
     if not 0 < lagb_deg <= hagb_deg:
-        raise GrainsegError(
-            f"boundary thresholds must satisfy 0 < --lagb <= --hagb, got {lagb_deg} and {hagb_deg}"
+        raise ParameterError(
+            "lagb_deg", f"{lagb_deg}: must be > 0 and at most the high-angle threshold ({hagb_deg})"
         )
     misorientation = neighbour_misorientation_deg(ebsd)
     classes = boundary_classes(ebsd, lagb_deg, hagb_deg, misorientation=misorientation)
@@ -171,15 +171,15 @@ def render_labels(
 
     Returns
     -------
-    label : (H, W) uint8
-        255 on boundaries.
-    ignore : (H, W) uint8
-        255 where no label can be trusted.
+    label : (H, W) bool
+        True on boundaries (`grainseg.io.tiff.write_mask` writes it as 0/255).
+    ignore : (H, W) bool
+        True where no label can be trusted.
     grain_ids : (H, W) uint32
         EBSD grain IDs; 0 on boundaries and ignored pixels.
     """
     if width_px < 1:
-        raise GrainsegError(f"--width-px must be at least 1, got {width_px}")
+        raise ParameterError("width_px", f"must be at least 1, got {width_px}")
     ri, ci, inside = _nearest_points(mapping, shape, source.grain_ids.shape)
     usable = inside & source.usable[ri, ci]
     seed = np.zeros(shape, dtype=bool)
@@ -202,8 +202,4 @@ def render_labels(
     if valid_rows is not None:
         label[valid_rows:] = False
     grain_ids = np.where(usable & ~label & ~ignore, source.grain_ids[ri, ci], 0).astype(np.uint32)
-    return (
-        (label * 255).astype(np.uint8),
-        (ignore * 255).astype(np.uint8),
-        grain_ids,
-    )
+    return label, ignore, grain_ids

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from grainseg.errors import GrainsegError
+from grainseg.errors import ParameterError
 
 
 def data_bar_start_row(image: np.ndarray, min_rows: int = 8) -> int:
@@ -71,18 +71,19 @@ def normalise_intensity(image: np.ndarray, low_pct: float = 1.0, high_pct: float
 MEDIAN_PX_MAX = 15
 
 
-def check_median_px(median_px: int, where: str = "--median") -> int:
+def check_median_px(median_px: int, where: str = "median_px") -> int:
     """``median_px`` if it is a usable median filter size (0 or 1 = off, up to `MEDIAN_PX_MAX`).
 
     Raises
     ------
-    GrainsegError
-        ``"{where} {median_px}: must be between 0 and 15 px (0 = off)"``.
+    ParameterError
+        ``"{where} {median_px}: must be between 0 and 15 px (0 = off)"``; ``where`` is the
+        parameter's name (the CLI shows its flag) or the file that gave the value.
     """
     if isinstance(median_px, bool) or not isinstance(median_px, (int, np.integer)) or not (
         0 <= median_px <= MEDIAN_PX_MAX
     ):
-        raise GrainsegError(f"{where} {median_px}: must be between 0 and {MEDIAN_PX_MAX} px (0 = off)")
+        raise ParameterError(where, f"{median_px}: must be between 0 and {MEDIAN_PX_MAX} px (0 = off)")
     return int(median_px)
 
 

@@ -7,6 +7,7 @@ from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from grainseg.cli import main
 from grainseg.io.tiff import read_micrograph, write_tiff
@@ -16,6 +17,7 @@ from grainseg.review.session import ReviewSession, load_session, segment_for_rev
 SAMPLE = Path(str(files("grainseg") / "sample_data" / "austenitic_steel_bse_002.tif"))
 
 
+@pytest.mark.slow
 def test_segment_review_finetune_loop(tmp_path):
     micrograph = read_micrograph(SAMPLE)
     image_path = tmp_path / "crop.tif"

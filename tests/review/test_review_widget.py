@@ -25,6 +25,7 @@ from napari.layers import Layer  # noqa: E402
 from scipy import ndimage  # noqa: E402
 
 from grainseg.data import build_dataset, resolve_pair  # noqa: E402
+from grainseg.io.manifest import read_manifest  # noqa: E402
 from grainseg.io.tiff import read_micrograph, write_tiff  # noqa: E402
 from grainseg.review import edits  # noqa: E402
 from grainseg.review.reader import get_reader, read_folder  # noqa: E402
@@ -167,6 +168,8 @@ def test_segment_edit_undo_and_save_through_the_widget(qtbot, small_image, tmp_p
     record = json.loads((out / "review.json").read_text())
     assert Path(record["sem_path"]) == small_image.resolve()
     assert record["n_edits"] == 4
+    assert read_manifest(out)["stage"] == "review"
+    assert read_manifest(out / "grains")["stage"] == "grains"
     table = (out / "grains" / "grains.csv").read_text().splitlines()
     assert len(table) - 1 == len(np.unique(saved_ids)) - 1
     assert "ecd_um" in table[0]

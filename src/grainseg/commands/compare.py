@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+# Library parameters named otherwise than their option (see `grainseg.commands.error_message`).
+FLAGS = {"max_time_min": "--max-time"}
+
 ORDER = 65
 
 

@@ -53,12 +53,16 @@ def _fmt(value: float | None) -> str:
 
 def _step(title: str, argv: list[str]) -> None:
     """Run one sub-command in-process, printing it as the user would type it."""
-    from grainseg.cli import main
+    from grainseg.commands import build_parser, error_message
     from grainseg.errors import GrainsegError
 
     print(f"\n== {title}\n$ grainseg {' '.join(argv)}", flush=True)
     start = time.perf_counter()
-    code = main(argv)
+    args = build_parser().parse_args(argv)
+    try:
+        code = int(args.func(args) or 0)
+    except GrainsegError as exc:
+        raise GrainsegError(f"demo step '{title}' failed: {error_message(args, exc)}") from exc
     if code != 0:
         raise GrainsegError(f"demo step '{title}' failed (exit code {code})")
     print(f"   ({time.perf_counter() - start:.1f} s)", flush=True)
@@ -67,6 +71,7 @@ def _step(title: str, argv: list[str]) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
 
+    from grainseg import layout
     from grainseg.io.owner import reclaim_folder
     from grainseg.models import default_model_path, load_model
 
@@ -79,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
     names = [f"specimen_{i:03d}" for i in range(plan["n"])]
     train_names, test_names = names[:-1], names[-1:]
     spec = out / "specimens"
+    specimen = {name: {role: spec / f for role, f in layout.synth_names(name).items()}
+                for name in names}
 
     _step("1. synthetic SEM images + EBSD maps with drift (exact truth kept)",
           ["synth", str(spec), "--n", str(plan["n"]), "--size", plan["size"],
@@ -86,8 +93,8 @@ def run(args: argparse.Namespace) -> int:
            "--max-drift-px", "20"])
     for name in names:
         _step(f"2. register {name}'s EBSD map to its SEM image and draw labels",
-              ["labels", "--sem", str(spec / f"{name}_sem.tif"),
-               "--ebsd", str(spec / f"{name}_ebsd.ctf"), "--out", str(out / "labels" / name)])
+              ["labels", "--sem", str(specimen[name]["sem"]), "--ebsd", str(specimen[name]["ebsd"]),
+               "--out", str(out / "labels" / name)])
     _step("3. data set of 128 px patches (validation by whole image)",
           ["dataset", *[str(out / "labels" / n) for n in train_names], "--out",
            str(out / "dataset"), "--patch", "128", "--val-frac", "0.34" if args.quick else "0.2"])
@@ -106,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
         _step(f"6. evaluate {run_name} on the validation patches",
               ["evaluate", str(out / run_name), str(out / "dataset"), "--json",
                str(out / f"evaluate_{run_name}.json")])
-    held_out = [str(spec / f"{n}_sem.tif") for n in test_names]
+    held_out = [str(specimen[n]["sem"]) for n in test_names]
     for run_name, folder in (("run_bce", "segment_synthetic_bce"), ("run_topo", "segment_synthetic")):
         _step(f"7. segment held-out whole micrographs with {run_name}",
               ["segment", *held_out, "--model", str(out / run_name), "--out", str(out / folder)])
@@ -118,14 +125,15 @@ def run(args: argparse.Namespace) -> int:
            *([] if shipped.is_file() else ["--model", str(out / "run_topo")])])
     for name in test_names:
         _step(f"9. grain statistics of {name} against its true grains",
-              ["grains", str(out / "segment_synthetic" / f"{name}_sem_grain_ids.tif"),
-               "--reference", str(spec / f"{name}_truth_grains.tif"), "--min-diameter-px", "3",
+              ["grains", str(out / "segment_synthetic"
+                             / layout.segment_names(specimen[name]["sem"].stem)["grain_ids"]),
+               "--reference", str(specimen[name]["grains"]), "--min-diameter-px", "3",
                "--out", str(out / "grains" / name)])
     _step("10. grain statistics of the real micrograph (µm, ASTM E112)",
-          ["grains", str(out / "segment_real" / f"{real.stem}_grain_ids.tif"),
+          ["grains", str(out / "segment_real" / layout.segment_names(real.stem)["grain_ids"]),
            "--out", str(out / "grains" / "real")])
     _step("11. the report",
-          ["report", str(out), "--out", str(out / "report.html")])
+          ["report", str(out), "--out", str(out / layout.REPORT)])
 
     print(f"\nDone in {time.perf_counter() - start:.0f} s. Key numbers (validation patches):")
     for run_name in ("run_bce", "run_topo"):
@@ -133,14 +141,14 @@ def run(args: argparse.Namespace) -> int:
         keys = ("dice", "precision", "recall", "boundary_f1", "ari", "betti0_grains_error")
         print(f"  {run_name}: " + ", ".join(f"{k} {_fmt(score.get(k))}" for k in keys))
     for name in test_names:
-        summary = json.loads((out / "grains" / name / "summary.json").read_text())
+        summary = json.loads((out / "grains" / name / layout.GRAINS_SUMMARY).read_text())
         dist = summary["distances"]
         print(f"  {name} (held out) vs its true grains: {summary['n_grains']} grains, "
               f"Jensen-Shannon size {_fmt(dist.get('size_js_fit_exponential'))} (exponential "
               f"fits), aspect ratio {_fmt(dist.get('aspect_ratio_js_fit'))} (beta fits)")
-    real_summary = json.loads((out / "grains" / "real" / "summary.json").read_text())
+    real_summary = json.loads((out / "grains" / "real" / layout.GRAINS_SUMMARY).read_text())
     print(f"  real micrograph: {real_summary['n_grains']} grains, mean ECD "
           f"{_fmt(real_summary.get('mean_ecd_um'))} um, ASTM G "
           f"{_fmt(real_summary.get('astm_g_intercept'))}")
-    print(f"Report: {(out / 'report.html').resolve()}")
+    print(f"Report: {(out / layout.REPORT).resolve()}")
     return 0

@@ -63,6 +63,7 @@ def _csv_text(table: dict) -> str:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from grainseg import layout
     from grainseg.ebsd.boundaries import (
         BRANDON_S3_DEG,
         CLASS_NAMES,
@@ -78,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
     from grainseg.errors import GrainsegError
     from grainseg.io.atomic import ensure_output_dir, write_json_atomic, write_text_atomic
     from grainseg.io.ebsd import read_ebsd
+    from grainseg.io.manifest import write_manifest
     from grainseg.io.owner import claim_folder
     from grainseg.io.tiff import write_tiff
 
@@ -140,11 +142,14 @@ def run(args: argparse.Namespace) -> int:
         "notes": ebsd_map.notes,
     }
 
-    write_tiff(out / "grain_ids.tif", grain_ids, pixel_size_um=ebsd_map.step_um)
-    write_tiff(out / "boundaries.tif", boundary_map(right, down, ebsd_map.indexed),
+    write_tiff(out / layout.GRAIN_IDS, grain_ids, pixel_size_um=ebsd_map.step_um)
+    write_tiff(out / layout.EBSD_BOUNDARIES, boundary_map(right, down, ebsd_map.indexed),
                pixel_size_um=ebsd_map.step_um)
-    write_text_atomic(out / "grains.csv", _csv_text(table))
-    write_json_atomic(out / "summary.json", summary)
+    write_text_atomic(out / layout.GRAINS_TABLE, _csv_text(table))
+    write_json_atomic(out / layout.GRAINS_SUMMARY, summary)
+    write_manifest(out, "ebsd-grains", [args.map],
+                   {"scan": args.scan, **summary["thresholds"], "min_size_points": args.min_size,
+                    "merge_twins": args.merge_twins, "max_island_points": max_island})
 
     rows, cols = ebsd_map.shape
     print(f"{args.map}: {rows} x {cols} points at {ebsd_map.step_um:g} µm, "
@@ -160,5 +165,6 @@ def run(args: argparse.Namespace) -> int:
         twin = info["twin_fraction_of_high_angle_length"]
         if not np.isnan(twin):
             print(f"  {name}: twin fraction of high-angle boundary length {100 * twin:.1f}%")
-    print(f"  wrote {out}/grain_ids.tif, boundaries.tif, grains.csv, summary.json")
+    print(f"  wrote {out}/{layout.GRAIN_IDS}, {layout.EBSD_BOUNDARIES}, {layout.GRAINS_TABLE}, "
+          f"{layout.GRAINS_SUMMARY}")
     return 0

@@ -48,12 +48,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import sys
 
+    from grainseg import layout
     from grainseg.cluster import check_cluster, run_tasks
     from grainseg.errors import GrainsegError
     from grainseg.grains.analysis import load_grain_map
     from grainseg.grains.batch import measure_file_task
     from grainseg.grains.outputs import table_csv
     from grainseg.io.atomic import ensure_output_dir, write_json_atomic, write_text_atomic
+    from grainseg.io.manifest import write_manifest
     from grainseg.io.names import output_stems
     from grainseg.io.owner import claim_folder
     from grainseg.pixel_size import check_pixel_size_um
@@ -106,10 +108,14 @@ def run(args: argparse.Namespace) -> int:
     if several and tables:
         parts = [table_csv(t, {"input": name}) for name, t in tables]
         text = parts[0] + "".join(p.split("\n", 1)[1] for p in parts[1:])
-        write_text_atomic(out / "grains_all.csv", text)
-        write_json_atomic(out / "summary_all.json", summaries)
+        write_text_atomic(out / layout.GRAINS_TABLE_ALL, text)
+        write_json_atomic(out / layout.GRAINS_SUMMARY_ALL, summaries)
+        write_manifest(out, "grains", [*args.inputs, *([args.reference] if args.reference else [])],
+                       {**options, "pixel_size_um": args.pixel_size_um,
+                        "reference_pixel_size_um": args.reference_pixel_size_um})
         total = sum(s["n_grains"] for s in summaries)
-        print(f"{len(summaries)} maps, {total} grains; combined table {out / 'grains_all.csv'}")
+        print(f"{len(summaries)} maps, {total} grains; combined table "
+              f"{out / layout.GRAINS_TABLE_ALL}")
     if failed:
         raise GrainsegError(f"{len(failed)} of {len(args.inputs)} inputs skipped: "
                             + ", ".join(failed))

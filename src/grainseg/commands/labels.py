@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
+
+# Library parameters named otherwise than their option (see `grainseg.commands.error_message`).
+FLAGS = {"lagb_deg": "--lagb", "hagb_deg": "--hagb", "method": "--register"}
 
 ORDER = 30
 
@@ -60,45 +62,26 @@ def add_parser(subparsers) -> None:
 def _check_output_folder(out: Path) -> None:
     """Fail early, before any work, on an output folder that cannot be created or written,
     or that holds another stage's outputs."""
-    from grainseg.errors import GrainsegError
+    from grainseg.io.atomic import check_output_dir
     from grainseg.io.owner import claim_folder
 
-    if out.exists():
-        if not out.is_dir():
-            raise GrainsegError(f"{out}: output path exists and is not a folder")
-        if not os.access(out, os.W_OK | os.X_OK):
-            raise GrainsegError(f"{out}: output folder is not writable")
-        claim_folder(out, "labels")
-        return
-    parent = out.absolute().parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        raise GrainsegError(f"{out}: cannot create output folder ({parent} is not writable)")
-
-
-def overlay_rgb(sem, label, ignore=None):
-    """RGB float image: the SEM in grey, boundary pixels in red, ignored pixels tinted blue."""
-    import numpy as np
-
-    grey = np.clip(sem, 0.0, 1.0)
-    rgb = np.repeat(grey[..., None], 3, axis=2)
-    if ignore is not None:
-        rgb[ignore > 0] = 0.6 * rgb[ignore > 0] + 0.4 * np.array([0.2, 0.3, 1.0])
-    rgb[label > 0] = np.array([1.0, 0.15, 0.1])
-    return rgb
+    check_output_dir(out)
+    claim_folder(out, "labels")
 
 
 def run(args: argparse.Namespace) -> int:
     import numpy as np
-    from matplotlib import pyplot as plt
 
+    from grainseg import layout
     from grainseg.errors import GrainsegError
-    from grainseg.io.atomic import atomic_path, ensure_output_dir, write_json_atomic
+    from grainseg.io.atomic import ensure_output_dir, write_json_atomic
     from grainseg.io.ebsd import read_ebsd
     from grainseg.io.ebsd.h5oina import read_electron_image
-    from grainseg.io.tiff import read_micrograph, write_tiff
+    from grainseg.io.manifest import write_manifest
+    from grainseg.io.png import save_rgb_png
+    from grainseg.io.tiff import read_micrograph, write_mask, write_tiff
     from grainseg.labels import label_source, render_labels
+    from grainseg.overlay import overlay_rgb
     from grainseg.pixel_size import check_pixel_size_um
     from grainseg.preprocess import data_bar_start_row, preprocess_sem
     from grainseg.register import (
@@ -129,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         raise GrainsegError(f"{args.ebsd}: give the SEM image with --sem (only an .h5oina map "
                             "carries its electron image)")
-    sem_path = args.sem if args.sem is not None else args.out / "sem.tif"
+    sem_path = args.sem if args.sem is not None else args.out / layout.LABELS_SEM
     pixel_size_um = micrograph.pixel_size_um
     if pixel_size_um is None:
         raise GrainsegError(f"{sem_path}: the file does not give its pixel size; use "
@@ -166,12 +149,11 @@ def run(args: argparse.Namespace) -> int:
     out = ensure_output_dir(args.out)
     if args.sem is None:  # the folder names its SEM image, as a data set pair needs
         write_tiff(sem_path, image, pixel_size_um)
-    write_tiff(out / "label.tif", label, pixel_size_um)
-    write_tiff(out / "ignore.tif", ignore, pixel_size_um)
-    write_tiff(out / "grain_ids.tif", grain_ids, pixel_size_um)
-    for name, lines in (("overlay_before.png", before), ("overlay_after.png", after)):
-        with atomic_path(out / name) as tmp:
-            plt.imsave(tmp, overlay_rgb(sem, lines), format="png")
+    write_mask(out / layout.LABEL, label, pixel_size_um)
+    write_mask(out / layout.IGNORE, ignore, pixel_size_um)
+    write_tiff(out / layout.GRAIN_IDS, grain_ids, pixel_size_um)
+    for name, lines in ((layout.OVERLAY_BEFORE, before), (layout.OVERLAY_AFTER, after)):
+        save_rgb_png(overlay_rgb(sem, lines), out / name)
     report = {
         "sem_path": str(Path(sem_path).resolve()),
         "sem_source": micrograph.notes[0] if args.sem is None else str(args.sem),
@@ -196,7 +178,10 @@ def run(args: argparse.Namespace) -> int:
         "ignored_fraction": float((ignore > 0).mean()),
         "n_grains": int(np.unique(grain_ids[grain_ids > 0]).size),
     }
-    write_json_atomic(out / "registration.json", report)
+    write_json_atomic(out / layout.REGISTRATION, report)
+    write_manifest(out, "labels", [p for p in (args.sem, args.ebsd, args.points) if p is not None],
+                   settings={**report["options"], "scan": args.scan,
+                             "pixel_size_um": args.pixel_size_um})
     doubtful = registration.score_after < report["score_threshold"]
     note = " (doubtful, written with --force)" if doubtful else ""
     print(

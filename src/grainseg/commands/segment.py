@@ -89,10 +89,12 @@ def _check_args(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from grainseg import layout
     from grainseg.cluster import check_cluster
     from grainseg.infer.batch import segment_batch
     from grainseg.infer.segment import default_model_path, resolve_device
     from grainseg.io.atomic import ensure_output_dir, write_json_atomic
+    from grainseg.io.manifest import write_manifest
     from grainseg.io.names import expand_inputs
     from grainseg.io.owner import claim_folder
 
@@ -117,7 +119,10 @@ def run(args: argparse.Namespace) -> int:
                "skipped_outputs": result["skipped_outputs"],
                "interrupted": result["interrupted"], "not_done": result["not_done"],
                "seconds": result["seconds"]}
-    write_json_atomic(out_dir / "segment_summary.json", summary)
+    write_json_atomic(out_dir / layout.SEGMENT_SUMMARY, summary)
+    write_manifest(out_dir, "segment", images,
+                   {"model": model_path, "device": args.device, "cluster": cluster,
+                    "all_pages": args.all_pages, **settings})
     print(f"segmented {len(records)} image(s), skipped {skipped} existing, "
           f"{len(failed)} failed, in {summary['seconds']:.1f} s -> {out_dir}")
     for info in records:

@@ -67,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from grainseg.io.atomic import ensure_output_dir
+    from grainseg.io.manifest import write_manifest
+    from grainseg.progress import progress_bar
     from grainseg.synth import generate_specimen, write_specimen
     from grainseg.synth.specimen import check_specimen_args
 
@@ -84,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     # Every argument is checked before anything is created on disk.
     check_specimen_args(height, width, args.seed, **options)
     out = ensure_output_dir(args.out_dir)
-    for k in tqdm(range(args.n), desc="synth", unit="specimen", disable=args.n == 1):
+    for k in progress_bar(range(args.n), desc="synth", unit="specimen", show=args.n > 1):
         name = f"specimen_{k:03d}"
         specimen = generate_specimen(
             height,
@@ -98,5 +100,7 @@ def run(args: argparse.Namespace) -> int:
             f"({int(specimen.is_twin.sum())} twin lamellae), EBSD {specimen.ebsd.shape[1]}x"
             f"{specimen.ebsd.shape[0]} points"
         )
+    write_manifest(out, "synth", settings={"n": args.n, "size": [width, height], "seed": args.seed,
+                                           "ebsd_format": args.ebsd_format, **options})
     print(f"wrote {args.n} specimen(s) to {out}")
     return 0

@@ -70,8 +70,6 @@ def add_parser(subparsers) -> None:
                         help="write last.ckpt every this many steps (default 100)")
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in --out from checkpoints/last.ckpt")
-    parser.add_argument("--no-progress", dest="progress", action="store_false",
-                        help="no progress bar")
     parser.set_defaults(func=run)
 
 

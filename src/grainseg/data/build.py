@@ -33,15 +33,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
-from grainseg import __version__
+from grainseg import __version__, layout
 from grainseg.data.masks import POLARITIES, boundary_from_mask
 from grainseg.data.pairs import Pair
-from grainseg.errors import GrainsegError, input_error
-from grainseg.io.atomic import ensure_output_dir, write_errors_reported, write_json_atomic
+from grainseg.errors import GrainsegError, ParameterError, input_error
+from grainseg.io.atomic import (
+    check_output_dir,
+    ensure_output_dir,
+    write_errors_reported,
+    write_json_atomic,
+)
+from grainseg.io.manifest import write_manifest
 from grainseg.io.tiff import read_mask, read_micrograph
 from grainseg.preprocess import check_median_px, data_bar_start_row, preprocess_sem
+from grainseg.progress import progress_bar
 
 DATASET_FORMAT = "grainseg-dataset"
 DATASET_VERSION = 1
@@ -135,9 +141,9 @@ def _split(
         return codes, ["train"] * len(sources)
     if split == "image":
         if len(sources) < 2:
-            raise GrainsegError(
-                "--split image needs at least 2 images (one for validation); "
-                "give more pairs, use --split patch or --val-frac 0"
+            raise ParameterError(
+                "split", "image needs at least 2 images (one for validation); give more pairs, "
+                "split by patch or leave no validation share"
             )
         n_val = int(np.clip(round(val_frac * len(sources)), 1, len(sources) - 1))
         val_sources = set(rng.permutation(len(sources))[:n_val].tolist())
@@ -147,7 +153,7 @@ def _split(
         )
         return codes, sides
     if n_total < 2:
-        raise GrainsegError("--split patch needs at least 2 patches")
+        raise ParameterError("split", "patch needs at least 2 patches")
     n_val = int(np.clip(round(val_frac * n_total), 1, n_total - 1))
     codes[rng.permutation(n_total)[:n_val]] = SPLIT_CODES["val"]
     return codes, ["mixed"] * len(sources)
@@ -212,7 +218,7 @@ def _remove_dead_partials(out: Path) -> None:
 def _install(tmp: Path, out: Path) -> None:
     """Move the finished folder ``tmp`` to ``out``, replacing an older data set there."""
     if out.exists():
-        if (out / "dataset.json").is_file():
+        if (out / layout.DATASET_INFO).is_file():
             old = out.parent / f".{out.name}.old-{os.getpid()}"
             os.replace(out, old)
             os.replace(tmp, out)
@@ -264,26 +270,25 @@ def build_dataset(
         The content written to ``dataset.json``.
     """
     if patch < 8:
-        raise GrainsegError(f"--patch must be at least 8 px, got {patch}")
+        raise ParameterError("patch", f"must be at least 8 px, got {patch}")
     if split not in ("image", "patch"):
-        raise GrainsegError(f"--split must be 'image' or 'patch', got {split!r}")
+        raise ParameterError("split", f"must be 'image' or 'patch', got {split!r}")
     if not 0 <= val_frac < 1:
-        raise GrainsegError(f"--val-frac must be in [0, 1), got {val_frac}")
+        raise ParameterError("val_frac", f"must be in [0, 1), got {val_frac}")
     if not pairs:
         raise GrainsegError("no pairs given")
     if mask_boundary not in POLARITIES:
-        raise GrainsegError(f"mask_boundary must be one of {POLARITIES}, got {mask_boundary!r}")
-    check_median_px(median_px, "--median")
+        raise ParameterError("mask_boundary", f"must be one of {POLARITIES}, got {mask_boundary!r}")
+    check_median_px(median_px)
     if seed < 0:
-        raise GrainsegError(f"--seed {seed}: must not be negative")
+        raise ParameterError("seed", f"{seed}: must not be negative")
     _refuse_repeated_images(pairs)
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise GrainsegError(f"{out}: output path exists and is not a folder")
+    check_output_dir(out)
     ensure_output_dir(out.parent if str(out.parent) else Path("."))
     _remove_dead_partials(out)
     sources = [_survey(p, patch, mask_boundary)
-               for p in tqdm(pairs, desc="checking pairs", unit="image")]
+               for p in progress_bar(pairs, desc="checking pairs", unit="image")]
     n_total = sum(int(s.keep.sum()) for s in sources)
     if n_total == 0:
         specs = list(dict.fromkeys(
@@ -315,7 +320,7 @@ def build_dataset(
             boundary_px = np.zeros(n_total, dtype=np.int64)
             records = []
             start = 0
-            for index, src in enumerate(tqdm(sources, desc="cutting patches", unit="image")):
+            for index, src in enumerate(progress_bar(sources, desc="cutting patches", unit="image")):
                 raw, label, valid_px, _ = _read_pair(src.pair, mask_boundary)
                 rows = slice(0, src.bar_row)
                 keep = src.keep.ravel()
@@ -379,7 +384,12 @@ def build_dataset(
                     for name in ("images", "labels", "valid", "patches", "split")
                 },
             }
-            write_json_atomic(tmp / "dataset.json", info)
+            write_json_atomic(tmp / layout.DATASET_INFO, info)
+            write_manifest(tmp, "dataset",
+                           [path for r in records for path in (r["sem_path"], r["label_path"])],
+                           {"patch_px": patch, "median_px": median_px,
+                            "mask_boundary": mask_boundary, "split": split, "val_frac": val_frac,
+                            "seed": seed})
             _install(tmp, out)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)

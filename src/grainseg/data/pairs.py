@@ -5,7 +5,8 @@ A pair is given on the command line in one of three ways:
 - a labels folder (from ``grainseg labels`` or saved by ``grainseg review``): ``label.tif``
   (255 = boundary), ``ignore.tif`` (255 = ignore, optional) and the SEM image, either ``sem.tif``
   inside the folder or the path recorded under ``sem_path`` in its ``registration.json`` or
-  ``review.json`` (relative paths are taken from the folder);
+  ``review.json`` (relative paths are taken from the folder); a folder whose manifest names
+  another stage is refused as such;
 - explicit files ``SEM.tif:LABEL.tif`` or ``SEM.tif:LABEL.tif:IGNORE.tif``;
 - a synthetic specimen prefix ``DIR/NAME`` (from ``grainseg synth``): ``NAME_sem.tif`` with
   ``NAME_truth_boundaries.tif`` as the label.
@@ -19,7 +20,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from grainseg import layout
 from grainseg.errors import GrainsegError, input_error
+from grainseg.io.manifest import manifest_stage
 
 
 @dataclass(frozen=True)
@@ -49,11 +52,17 @@ def _existing(path: Path, what: str) -> Path:
 
 
 def _from_labels_dir(folder: Path) -> Pair:
-    label = _existing(folder / "label.tif", "label of the labels folder")
-    ignore = folder / "ignore.tif"
-    sem = folder / "sem.tif"
+    stage = manifest_stage(folder)
+    if stage not in (None, "labels", "review"):
+        hint = (" (a specimen is given as DIR/NAME: NAME_sem.tif with its "
+                f"NAME{layout.SYNTH_SUFFIXES['boundaries']})" if stage == "synth" else "")
+        raise input_error(folder, f"holds the outputs of `grainseg {stage}` ({layout.MANIFEST}), "
+                                  f"not a labels folder{hint}")
+    label = _existing(folder / layout.LABEL, "label of the labels folder")
+    ignore = folder / layout.IGNORE
+    sem = folder / layout.LABELS_SEM
     if not sem.is_file():
-        reports = [folder / name for name in ("registration.json", "review.json")]
+        reports = [folder / name for name in (layout.REGISTRATION, layout.REVIEW)]
         report = next((path for path in reports if path.is_file()), None)
         if report is None:
             raise input_error(folder, "labels folder has neither sem.tif nor registration.json "
@@ -88,9 +97,10 @@ def resolve_pair(spec: str) -> Pair:
         label = _existing(Path(parts[1]), "label")
         ignore = _existing(Path(parts[2]), "ignore mask") if len(parts) == 3 else None
         return Pair(sem.stem, sem, label, ignore)
-    synth_sem = Path(spec + "_sem.tif")
+    synth_sem = Path(spec + layout.SYNTH_SUFFIXES["sem"])
     if synth_sem.is_file():
-        label = _existing(Path(spec + "_truth_boundaries.tif"), "truth boundaries of specimen")
+        label = _existing(Path(spec + layout.SYNTH_SUFFIXES["boundaries"]),
+                          "truth boundaries of specimen")
         return Pair(path.name, synth_sem, label, None)
     raise input_error(
         spec,

@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from grainseg.ebsd.boundaries import TWIN, boundary_classes
 from grainseg.ebsd.misorientation import neighbour_misorientation_deg
 from grainseg.ebsd.quaternion import quat_multiply, quat_to_euler, symmetry_quaternions
 from grainseg.errors import GrainsegError
 from grainseg.grains.measure import grain_table
+from grainseg.grains.merge import merge_labels
 from grainseg.io.ebsd.map import EBSDMap
 
 #: Default largest not-indexed island (points) that takes the surrounding grain.
@@ -77,9 +76,7 @@ def _merge_twins(grain_ids: np.ndarray, right_cls: np.ndarray, down_cls: np.ndar
     pairs, inverse = np.unique(pair, return_inverse=True)
     twin_share = np.bincount(inverse, weights=twin) / np.bincount(inverse)
     merge = pairs[twin_share >= 0.5]
-    graph = coo_matrix((np.ones(merge.size), (merge // n, merge % n)), shape=(n, n))
-    _, component = connected_components(graph, directed=False)
-    merged = component[grain_ids] + 1
+    merged = merge_labels(n, merge // n, merge % n)[grain_ids] + 1
     merged[grain_ids == 0] = 0
     return merged
 

@@ -30,7 +30,7 @@ def measure_file_task(
     reference_path: str | None = None,
     reference_pixel_size_um: float | None = None,
 ) -> dict:
-    """Analyse one grain map and write its outputs.
+    """Analyse one grain map and write its outputs and manifest.
 
     Parameters
     ----------
@@ -52,6 +52,7 @@ def measure_file_task(
     """
     from grainseg.grains.analysis import analyse_grains, compare_to_reference, load_grain_map
     from grainseg.grains.outputs import write_grain_outputs
+    from grainseg.io.manifest import write_manifest
 
     path, target = item
     try:
@@ -65,6 +66,9 @@ def measure_file_task(
             distances, difference = compare_to_reference(analysis, reference, grain_map,
                                                          reference_map)
         write_grain_outputs(target, analysis, reference, distances, difference)
+        write_manifest(target, "grains", [path, *([reference_path] if reference_path else [])],
+                       {**options, "pixel_size_um": pixel_size_um,
+                        "reference_pixel_size_um": reference_pixel_size_um})
     except GrainsegError as exc:
         return {"status": "failed", "error": str(exc)}
     return {"status": "done", "kind": grain_map.kind, "pixel_size_um": grain_map.pixel_size_um,

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
+from grainseg import layout
 from grainseg.grains.analysis import GrainAnalysis
+from grainseg.grains.figures import distribution_figure, width_figure
 from grainseg.io.atomic import ensure_output_dir, write_json_atomic, write_text_atomic
-from grainseg.report.figures import distribution_figure, save_png, width_figure
+from grainseg.io.png import save_png
 
 TABLE_COLUMNS = ("label", "area_px", "area_um2", "ecd_px", "ecd_um", "aspect_ratio",
                  "orientation_deg", "centroid_row_px", "centroid_col_px", "touches_border", "kept")
@@ -74,7 +76,7 @@ def write_grain_outputs(out_dir: str | os.PathLike, analysis: GrainAnalysis,
         summary["reference_pixel_size_um"] = (reference.summary.get("pixel_size_um")
                                               if reference else None)
         summary["distances"] = distances
-    written = [out / "grains.csv", out / "summary.json"]
+    written = [out / layout.GRAINS_TABLE, out / layout.GRAINS_SUMMARY]
     write_text_atomic(written[0], table_csv(analysis.table))
     write_json_atomic(written[1], summary)
     figures = distribution_figures(analysis, reference, distances)
@@ -84,7 +86,7 @@ def write_grain_outputs(out_dir: str | os.PathLike, analysis: GrainAnalysis,
         figures["width"] = width_figure(widths, ["input", "reference"][: len(widths)],
                                         width_difference_px)
     for name, fig in figures.items():
-        path = out / f"{name}_distribution.png"
+        path = out / layout.distribution_png(name)
         save_png(fig, path)
         written.append(path)
     return written

@@ -17,14 +17,7 @@ from pathlib import Path
 
 from grainseg.errors import GrainsegError, input_error
 from grainseg.io.names import output_stems
-
-#: Output suffixes per image, after the input's stem.
-OUTPUTS = {
-    "probability": "_probability.tif",
-    "boundaries": "_boundaries.tif",
-    "grain_ids": "_grain_ids.tif",
-    "overlay": "_overlay.png",
-}
+from grainseg.layout import SEGMENT_SUFFIXES, segment_names
 
 
 def input_stem(image_path: str | os.PathLike) -> str:
@@ -37,23 +30,21 @@ def input_stem(image_path: str | os.PathLike) -> str:
 def output_paths(
     image_path: str | os.PathLike, out_dir: str | os.PathLike, stem: str | None = None
 ) -> dict[str, Path]:
-    """The four output files of one input image (keys of `OUTPUTS`), named after ``stem``
-    (default: the input's own, see `input_stem`; `plan_outputs` makes them distinct); a zarr
-    input gets OME-Zarr rasters (``.zarr`` in place of ``.tif``)."""
+    """The four output files of one input image (`grainseg.layout.segment_names`), named after
+    ``stem`` (default: the input's own, see `input_stem`; `plan_outputs` makes them distinct); a
+    zarr input gets OME-Zarr rasters (``.zarr`` in place of ``.tif``)."""
     from grainseg.io.omezarr import is_zarr
 
     stem = input_stem(image_path) if stem is None else stem
-    if is_zarr(image_path):
-        return {key: Path(out_dir) / f"{stem}{suffix.replace('.tif', '.zarr')}"
-                for key, suffix in OUTPUTS.items()}
-    return {key: Path(out_dir) / f"{stem}{suffix}" for key, suffix in OUTPUTS.items()}
+    names = segment_names(stem, zarr=is_zarr(image_path))
+    return {key: Path(out_dir) / name for key, name in names.items()}
 
 
 def is_segment_output(path: str | os.PathLike) -> bool:
     """Whether ``path`` is an output `segment_file` wrote (its name ends like one and, for a
     TIFF, grainseg's metadata is inside)."""
     path = Path(path)
-    if not any(path.name.endswith(suffix) for suffix in OUTPUTS.values()):
+    if not any(path.name.endswith(suffix) for suffix in SEGMENT_SUFFIXES.values()):
         return False
     if path.suffix.lower() == ".png":
         return True
@@ -126,7 +117,7 @@ def segment_file_task(
     out_dir : Path
         Existing output folder.
     model_path : str
-        Model file (loaded once per process, see `grainseg.cluster.cached_predictor`).
+        Model file (loaded once per process, see `grainseg.infer.segment.cached_predictor`).
     device : str
         ``auto`` (one GPU per worker when there are GPUs, see `grainseg.cluster.worker_device`),
         ``cpu``, ``cuda`` or ``cuda:N``.
@@ -146,8 +137,13 @@ def segment_file_task(
         ``data_bar_row``, ``n_grains``, ``pixel_size_um``, ``notes``, ``tiling``, ``device``,
         ``seconds``; when failed ``error`` (the one-line message).
     """
-    from grainseg.cluster import cached_predictor, worker_device
-    from grainseg.infer.segment import flip_averaged, plan_tiling, resolve_device
+    from grainseg.cluster import worker_device
+    from grainseg.infer.segment import (
+        cached_predictor,
+        flip_averaged,
+        plan_tiling,
+        resolve_device,
+    )
 
     image_path, page = image_path if isinstance(image_path, tuple) else (image_path, None)
     stem = stems[str(image_path)] + (f"_p{page}" if page is not None else "")
@@ -198,7 +194,7 @@ def segment_file(
         Input micrograph (TIFF, PNG, JPEG, BMP), or zarr / OME-Zarr store (always segmented
         block by block).
     outputs : dict
-        Final paths under the keys of `OUTPUTS`.
+        Final paths under the keys of `grainseg.layout.SEGMENT_SUFFIXES`.
     predict : callable
         Tile predictor (see `grainseg.infer.segment.model_predictor`).
     page : int or None
@@ -225,11 +221,12 @@ def segment_file(
     from matplotlib.image import imsave
 
     from grainseg.infer.large import LARGE_IMAGE_PX, image_size_px, segment_large
-    from grainseg.infer.segment import overlay_rgb, segment_image
+    from grainseg.infer.segment import segment_image
     from grainseg.io.atomic import atomic_path
     from grainseg.io.omezarr import is_zarr
     from grainseg.io.tiff import RASTER_SUFFIXES, read_micrograph, write_tiff
     from grainseg.models import SIZE_MULTIPLE
+    from grainseg.overlay import overlay_rgb
     from grainseg.preprocess import normalise_intensity
 
     settings = {"multiple": SIZE_MULTIPLE, **settings}
@@ -313,7 +310,8 @@ def segment_batch(
         records so far are returned), ``not_done`` (images not reached), ``median_px``,
         ``seconds``. Every record names its ``outputs``.
     """
-    from grainseg.cluster import cached_predictor, check_cluster, run_tasks
+    from grainseg.cluster import check_cluster, run_tasks
+    from grainseg.infer.segment import cached_predictor
     from grainseg.preprocess import check_median_px
 
     cluster = check_cluster(cluster)

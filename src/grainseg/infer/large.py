@@ -15,7 +15,6 @@ by the band and block sizes, not by the image.
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
 from pathlib import Path
@@ -26,11 +25,16 @@ from scipy import ndimage
 
 from grainseg.errors import GrainsegError, input_error
 from grainseg.infer.postprocess import network_blockwise
-from grainseg.infer.segment import overlay_rgb
 from grainseg.infer.tiling import Predictor, choose_tiling, predict_tiled
 from grainseg.io.atomic import atomic_dir, atomic_path
 from grainseg.io.omezarr import CHUNK_PX, ZarrPlane, create_ome_zarr, is_zarr, open_zarr_image
-from grainseg.io.tiff import checked_file_pixel_size_um, pixel_size_um_from_tags, read_micrograph
+from grainseg.io.tiff import (
+    checked_file_pixel_size_um,
+    pixel_size_um_from_tags,
+    read_micrograph,
+    tiff_tags,
+)
+from grainseg.overlay import overlay_rgb
 from grainseg.preprocess import data_bar_start_row
 
 #: Images with more pixels than this go through the bounded-memory path.
@@ -76,17 +80,9 @@ class TiffBands:
         pixel_size_um: float | None,
     ) -> TiffBands:
         """Create an uncompressed TIFF of zeros with grainseg's pixel-size metadata."""
-        meta: dict = {"grainseg": {}}
-        kwargs: dict = {}
-        if pixel_size_um is not None:
-            meta["grainseg"]["pixel_size_um"] = float(pixel_size_um)
-            per_cm = 1e4 / float(pixel_size_um)
-            kwargs.update(resolution=(per_cm, per_cm), resolutionunit="CENTIMETER")
         nbytes = math.prod(shape) * np.dtype(dtype).itemsize
-        mapped = tifffile.memmap(
-            path, shape=shape, dtype=dtype, description=json.dumps(meta), metadata=None,
-            bigtiff=nbytes > 2**31, **kwargs,
-        )
+        mapped = tifffile.memmap(path, shape=shape, dtype=dtype, bigtiff=nbytes > 2**31,
+                                 **tiff_tags(pixel_size_um))
         bands = cls(Path(path), tuple(shape), mapped.dtype, int(mapped.offset))
         mapped.flush()
         del mapped
@@ -262,7 +258,7 @@ def segment_large(
     progress : bool
         Show tqdm bars.
     model : (model path, device) or None
-        What band tasks load their predictor from (`grainseg.cluster.cached_predictor`; the
+        What band tasks load their predictor from (`grainseg.infer.segment.cached_predictor`; the
         device as given by the user, each worker resolves ``auto`` to its own GPU).
 
     Returns
@@ -365,8 +361,8 @@ def predict_probability_band(
     """
     import zarr
 
-    from grainseg.cluster import cached_predictor, worker_device
-    from grainseg.infer.segment import resolve_device
+    from grainseg.cluster import worker_device
+    from grainseg.infer.segment import cached_predictor, resolve_device
 
     source = (open_zarr_image(source_path)[0] if is_zarr(source_path)
               else TiffBands.open(source_path))

@@ -61,7 +61,7 @@ A probability map with no pixel below the threshold gives one grain and no bound
 Images too large for memory go through `network_blockwise`: the same rule in overlapping square
 blocks (the halo makes each block see the whole of every grain that reaches its core), the
 cores' boundaries stitched, and grain IDs labelled block by block with the labels of grains that
-cross block edges merged through a union-find (`scipy.sparse.csgraph.connected_components`).
+cross block edges merged through a union-find (`grainseg.grains.merge.merge_labels`).
 """
 
 from __future__ import annotations
@@ -71,13 +71,12 @@ from collections.abc import Callable
 
 import numpy as np
 from scipy import ndimage
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 from skimage.morphology import h_maxima, thin
 from skimage.segmentation import watershed
-from tqdm import tqdm
 
 from grainseg.grains.measure import label_edges
+from grainseg.grains.merge import merge_labels
+from grainseg.progress import progress_bar
 
 _FOUR = ndimage.generate_binary_structure(2, 1)
 
@@ -298,9 +297,7 @@ def _merge_weak_boundaries(regions: np.ndarray, prob: np.ndarray, merge_below: f
         noise = float(np.median(np.sqrt(np.maximum(local_var[count > 0], 0))))
         weak &= np.abs(mean[pairs // n] - mean[pairs % n]) < step_sigma * noise
     weak = pairs[weak]
-    graph = coo_matrix((np.ones(len(weak)), (weak // n, weak % n)), shape=(n, n))
-    _, component = connected_components(graph, directed=False)
-    return component[regions] + 1  # labels from 1: 0 means 'no marker' to the watershed
+    return merge_labels(n, weak // n, weak % n)[regions] + 1  # labels from 1: 0 means 'no marker' to the watershed
 
 
 def thin_network(boundaries: np.ndarray) -> np.ndarray:
@@ -425,7 +422,7 @@ def network_blockwise(
     height, width = shape
     rows, cols = _blocks(height, block_px), _blocks(width, block_px)
     grid = [(r, c) for r in rows for c in cols]
-    for (y0, y1), (x0, x1) in tqdm(grid, desc="network", disable=not progress, leave=False):
+    for (y0, y1), (x0, x1) in progress_bar(grid, desc="network", show=progress, leave=False):
         hy0, hx0 = max(0, y0 - halo_px), max(0, x0 - halo_px)
         hy1, hx1 = min(height, y1 + halo_px), min(width, x1 + halo_px)
         boundaries, _ = probability_to_network(
@@ -436,7 +433,7 @@ def network_blockwise(
 
     # Label each core block with its own label range, then merge across block edges.
     offset = 0
-    for (y0, y1), (x0, x1) in tqdm(grid, desc="labels", disable=not progress, leave=False):
+    for (y0, y1), (x0, x1) in progress_bar(grid, desc="labels", show=progress, leave=False):
         labels, n = ndimage.label(
             ~read_boundaries(y0, y1, x0, x1), structure=_FOUR, output=np.uint32
         )
@@ -450,10 +447,7 @@ def network_blockwise(
         pairs.append(read_grain_ids(y1 - 1, y1 + 1, 0, width).T.reshape(-1, 2))
     pairs = np.concatenate(pairs) if pairs else np.zeros((0, 2), np.uint32)
     pairs = pairs[(pairs > 0).all(axis=1)]
-    graph = coo_matrix(
-        (np.ones(len(pairs), bool), (pairs[:, 0], pairs[:, 1])), shape=(offset + 1, offset + 1)
-    )
-    _, component = connected_components(graph, directed=False)
+    component = merge_labels(offset + 1, pairs[:, 0], pairs[:, 1])
     # Renumber so that the boundary label 0 stays 0 and grains are 1..n.
     new_id = np.zeros(offset + 1, dtype=np.uint32)
     kept, inverse = np.unique(component[1:], return_inverse=True)

@@ -7,6 +7,7 @@ same for images too large for memory, tile by tile.
 from __future__ import annotations
 
 import copy
+import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,13 +15,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from grainseg.errors import GrainsegError
+from grainseg.errors import GrainsegError, ParameterError
 from grainseg.infer.postprocess import probability_to_network
 from grainseg.infer.tiling import Predictor, TilePlan, choose_tiling, predict_tiled
 from grainseg.preprocess import data_bar_start_row, preprocess_sem
-
-#: RGB colour of boundaries in the overlay PNG.
-OVERLAY_COLOUR = (255, 32, 32)
 
 
 @dataclass
@@ -82,9 +80,9 @@ def resolve_device(name: str = "auto") -> torch.device:
     try:
         device = torch.device(name)
     except RuntimeError:
-        raise GrainsegError(f"--device {name}: unknown device (use auto, cpu or cuda)") from None
+        raise ParameterError("device", f"{name}: unknown device (use auto, cpu or cuda)") from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise GrainsegError(f"--device {name}: CUDA is not available on this machine")
+        raise ParameterError("device", f"{name}: CUDA is not available on this machine")
     return device
 
 
@@ -230,6 +228,13 @@ def load_predictor(
     return model_predictor(model, device), dict(meta or {})
 
 
+@functools.lru_cache(maxsize=2)
+def cached_predictor(model_path: str, device: str) -> tuple[Predictor, dict]:
+    """`load_predictor`, loaded once per process (one Dask worker keeps its model for all its
+    tasks). Returns ``(predictor, meta)``."""
+    return load_predictor(model_path, device)
+
+
 def default_model_path() -> Path:
     """The model shipped with the package.
 
@@ -247,26 +252,6 @@ def default_model_path() -> Path:
             "(a model.pt, a training run directory or a .ckpt)"
         )
     return path
-
-
-def overlay_rgb(network_input: np.ndarray, boundaries: np.ndarray) -> np.ndarray:
-    """The micrograph in grey with the boundary network in red.
-
-    Parameters
-    ----------
-    network_input : (H, W) float
-        Preprocessed image (about 0..1; clipped).
-    boundaries : (H, W) bool or uint8
-        Non-zero on boundaries.
-
-    Returns
-    -------
-    (H, W, 3) uint8
-    """
-    grey = (np.clip(network_input, 0.0, 1.0) * 255).astype(np.uint8)
-    rgb = np.repeat(grey[..., None], 3, axis=-1)
-    rgb[np.asarray(boundaries) > 0] = OVERLAY_COLOUR
-    return rgb
 
 
 def segment_image(

@@ -17,7 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from tqdm import tqdm
+
+from grainseg.progress import progress_bar
 
 #: Largest tile side on a CPU. The overlap's share of the work falls as tiles grow, and a CPU
 #: runs a large convolution as fast per FLOP as a small one (the full-width U-Net on 2048 x 1536
@@ -252,8 +253,8 @@ def predict_tiled(
     needed = [int(y0) for y0 in tiles_y.starts if y0 < last_row and y0 + th > first_row]
     band = np.zeros((th, width), dtype=np.float32)
     band_row0 = needed[0] if needed else 0
-    bar = tqdm(total=len(needed) * len(tiles_x.starts), desc="tiles", unit="tile",
-               disable=not progress, leave=False)
+    bar = progress_bar(total=len(needed) * len(tiles_x.starts), desc="tiles", unit="tile",
+                       show=progress, leave=False)
     for row, y0 in enumerate(needed):
         shift = y0 - band_row0
         if shift:

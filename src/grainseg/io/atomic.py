@@ -23,21 +23,53 @@ USER_ERRNOS = {
 }
 
 
+def check_output_dir(path: str | os.PathLike) -> Path:
+    """The checks of `ensure_output_dir` without creating anything, for a command that works a
+    while before it writes; every command words them alike.
+
+    Raises
+    ------
+    GrainsegError
+        ``"DIR: exists and is not a folder; choose another --out"``, ``"DIR: output folder is not
+        writable"``, or ``"DIR: cannot create output folder (REASON)"`` (the reason ``mkdir``
+        would give: a file on the way is "Not a directory", a folder not writable "Permission
+        denied").
+    """
+    out = Path(path)
+    if out.exists():
+        if not out.is_dir():
+            raise GrainsegError(f"{out}: exists and is not a folder; choose another --out")
+        if not os.access(out, os.W_OK | os.X_OK):
+            raise GrainsegError(f"{out}: output folder is not writable")
+        return out
+    parent = out.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    reason = None
+    if not parent.is_dir():
+        reason = os.strerror(errno.ENOTDIR)
+    elif not os.access(parent, os.W_OK | os.X_OK):
+        reason = os.strerror(errno.EACCES)
+    if reason is not None:
+        raise GrainsegError(f"{out}: cannot create output folder ({reason})")
+    return out
+
+
 def ensure_output_dir(path: str | os.PathLike) -> Path:
     """Create ``path`` (and parents) if needed and check that it is writable.
 
     Raises
     ------
     GrainsegError
-        If the folder cannot be created or written to.
+        If the folder cannot be created or written to (messages of `check_output_dir`).
     """
-    out = Path(path)
+    out = check_output_dir(path)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise GrainsegError(f"{out}: cannot create output folder ({exc.strerror})") from None
-    if not out.is_dir():
-        raise GrainsegError(f"{out}: output path exists and is not a folder")
+    if not out.is_dir():  # made a file meanwhile
+        raise GrainsegError(f"{out}: exists and is not a folder; choose another --out")
     if not os.access(out, os.W_OK | os.X_OK):
         raise GrainsegError(f"{out}: output folder is not writable")
     return out

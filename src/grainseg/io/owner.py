@@ -8,40 +8,37 @@ refuses that before any work.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
 
+from grainseg import layout
 from grainseg.errors import GrainsegError
-from grainseg.io.atomic import ensure_output_dir, write_json_atomic
+from grainseg.io.atomic import ensure_output_dir
+from grainseg.io.manifest import manifest_stage, write_manifest
+from grainseg.layout import MANIFEST
 
-MANIFEST = "manifest.json"
-
-# A file that one stage writes and no other, in the order checked (first match wins).
+# A file that one stage writes and no other, in the order checked (first match wins): how a
+# folder written before manifests is recognised.
 SIGNATURES = (
-    ("dataset", "dataset.json"),
-    ("train", "versions.json"),
+    ("dataset", layout.DATASET_INFO),
+    ("train", layout.TRAIN_VERSIONS),
     ("train", "checkpoints"),
     ("compare", "runs"),
-    ("labels", "registration.json"),
-    ("segment", "segment_summary.json"),
-    ("ebsd-grains", "boundaries.tif"),
-    ("grains", "grains.csv"),
-    ("grains", "summary_all.json"),
+    ("labels", layout.REGISTRATION),
+    ("segment", layout.SEGMENT_SUMMARY),
+    ("ebsd-grains", layout.EBSD_BOUNDARIES),
+    ("grains", layout.GRAINS_TABLE),
+    ("grains", layout.GRAINS_SUMMARY_ALL),
 )
 
 
 def folder_stage(folder: str | os.PathLike) -> str | None:
     """The stage that wrote ``folder`` ("labels", "train", ...), or None (not grainseg's)."""
     folder = Path(folder)
-    try:
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-        stage = manifest.get("stage") if isinstance(manifest, dict) else None
-        if isinstance(stage, str):
-            return stage
-    except (OSError, ValueError):
-        pass
+    stage = manifest_stage(folder)
+    if stage is not None:
+        return stage
     return next((stage for stage, name in SIGNATURES if (folder / name).exists()), None)
 
 
@@ -137,5 +134,5 @@ def reclaim_folder(folder: str | os.PathLike, stage: str, outputs: tuple[str, ..
                 else:
                     entry.unlink()
     folder = ensure_output_dir(folder)
-    write_json_atomic(folder / MANIFEST, {"stage": stage})
+    write_manifest(folder, stage)
     return folder

@@ -213,7 +213,7 @@ def _read_tiff(path: Path, notes: list[str], page: int | None) -> tuple[np.ndarr
                 raise input_error(path, "TIFF is damaged or truncated (no image directory)")
             count = len(tif.pages)
             if page is not None and not 1 <= page <= count:
-                raise input_error(path, f"--page {page}: the file has {count} page{'' if count == 1 else 's'}")
+                raise input_error(path, f"page {page}: the file has {count} page{'' if count == 1 else 's'}")
             chosen = tif.pages[(page or 1) - 1]
             if count > 1:
                 default = " (the default; --page N reads another)" if page is None else ""
@@ -330,24 +330,39 @@ def read_mask(path: str | os.PathLike) -> np.ndarray:
     return _read_image(path, palette_indices=True).image
 
 
+def tiff_tags(pixel_size_um: float | None) -> dict:
+    """Keyword arguments of `tifffile.imwrite` / `tifffile.memmap` recording the pixel size.
+
+    The pixel size goes into the image description as JSON (read back by `read_micrograph`) and
+    into the resolution tags in centimetres for other viewers.
+    """
+    meta: dict = {"grainseg": {}}
+    tags: dict = {"metadata": None}
+    if pixel_size_um is not None:
+        meta["grainseg"]["pixel_size_um"] = float(pixel_size_um)
+        per_cm = 1e4 / float(pixel_size_um)
+        tags.update(resolution=(per_cm, per_cm), resolutionunit="CENTIMETER")
+    tags["description"] = json.dumps(meta)
+    return tags
+
+
+def write_mask(path: str | os.PathLike, mask: np.ndarray, pixel_size_um: float | None = None) -> None:
+    """Write a bool mask as a uint8 TIFF, 255 where True: every grainseg mask on disk (masks are
+    bool in memory; `read_mask` ``> 0`` reads one back)."""
+    write_tiff(path, np.where(np.asarray(mask, dtype=bool), 255, 0).astype(np.uint8),
+               pixel_size_um)
+
+
 def write_tiff(
     path: str | os.PathLike,
     array: np.ndarray,
     pixel_size_um: float | None = None,
     compress: bool = True,
 ) -> None:
-    """Write a 2-D array as a TIFF atomically, recording the pixel size when known.
-
-    The pixel size goes into the image description as JSON (read back by `read_micrograph`) and
-    into the resolution tags in centimetres for other viewers.
-    """
-    meta: dict = {"grainseg": {}}
-    kwargs: dict = {}
-    if pixel_size_um is not None:
-        meta["grainseg"]["pixel_size_um"] = float(pixel_size_um)
-        per_cm = 1e4 / float(pixel_size_um)
-        kwargs.update(resolution=(per_cm, per_cm), resolutionunit="CENTIMETER")
+    """Write a 2-D array as a TIFF atomically, recording the pixel size when known
+    (`tiff_tags`)."""
+    kwargs = tiff_tags(pixel_size_um)
     if compress:
         kwargs["compression"] = "zlib"
     with atomic_path(path) as tmp:
-        tifffile.imwrite(tmp, array, description=json.dumps(meta), metadata=None, **kwargs)
+        tifffile.imwrite(tmp, array, **kwargs)

@@ -49,7 +49,7 @@ from multiprocessing import get_context
 import numpy as np
 import torch
 
-from grainseg.errors import GrainsegError
+from grainseg.errors import GrainsegError, ParameterError
 from grainseg.metrics.topology import (
     count_fragments,
     count_grains,
@@ -300,6 +300,6 @@ def build_topo_loss(
         return SoftClDiceLoss()
     if name == "skeleton-recall":
         return SkeletonRecallLoss()
-    raise GrainsegError(
-        f"--topo-loss: unknown loss {name!r}; choose one of {', '.join(TOPO_LOSSES)}"
+    raise ParameterError(
+        "name", f"{name!r}: unknown topological loss; choose one of {', '.join(TOPO_LOSSES)}"
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 import pickle
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -141,7 +142,10 @@ def read_torch_file(path: str | os.PathLike, map_location: Any = "cpu") -> Any:
     """
     path = Path(path)
     try:
-        with torch.serialization.safe_globals(SAFE_CHECKPOINT_GLOBALS):
+        with torch.serialization.safe_globals(SAFE_CHECKPOINT_GLOBALS), warnings.catch_warnings():
+            # Files saved with another pickle protocol read the same; torch's note on it is
+            # advice to torch users, not to ours.
+            warnings.filterwarnings("ignore", "Detected pickle protocol", UserWarning)
             return torch.load(path, map_location=map_location, weights_only=True)
     except FileNotFoundError:
         raise input_error(path, "file not found") from None

@@ -20,8 +20,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 from scipy.interpolate import BSpline
-from tqdm import tqdm
 
+from grainseg.progress import progress_bar
 from grainseg.register.global_search import segment_boundaries
 from grainseg.register.mapping import AffineDriftMapping, drift_knots, pixel_grid
 from grainseg.register.score import mean_segment_diameter_points, sample_segments, smooth_valid
@@ -305,6 +305,6 @@ def refine_mapping(
     refiner = _Refiner(sem, valid, segments, start, drift, knot_spacing_px)
     diameter_px = mean_segment_diameter_points(segments) * refiner.scale
     levels = blur_levels(diameter_px, finest_px, min(sem.shape))
-    for index, sigma in enumerate(tqdm(levels, desc="registering", disable=not progress)):
+    for index, sigma in enumerate(progress_bar(levels, desc="registering", show=progress)):
         refiner.level(sigma, max_iter, tol_px, use_drift=drift and index > 0)
     return refiner.mapping

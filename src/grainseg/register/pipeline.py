@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from grainseg.errors import GrainsegError
+from grainseg.errors import GrainsegError, ParameterError
 from grainseg.register.global_search import possible_overlap, search_global
 from grainseg.register.mapping import (
     AffineDriftMapping,
@@ -160,7 +160,7 @@ def register_ebsd(
         Not yet judged: see `check_registration`.
     """
     if method not in METHODS:
-        raise GrainsegError(f"--register must be one of {', '.join(METHODS)}, got {method!r}")
+        raise ParameterError("method", f"must be one of {', '.join(METHODS)}, got {method!r}")
     start = time.perf_counter()
     smooth = smooth_valid(sem, valid, SCORE_SIGMA_PX)
     nominal = initial if initial is not None else nominal_mapping(sem_px_per_point)

@@ -1,6 +1,9 @@
 """Find grainseg outputs in folders and turn them into report sections (the paper's figures).
 
-What is looked for (recursively, whatever exists):
+A folder is recognised by the stage its ``manifest.json`` names (`grainseg.io.manifest`), and
+its files by their names (`grainseg.layout`); a folder without a manifest (written before
+manifests, or by hand) is recognised by its file names alone. What is looked for (recursively,
+whatever exists):
 
 - ``dataset.json`` (``grainseg dataset``): the first source image with its label boundaries
   (Fig. 1a) and the patch tiling (Fig. 1b);
@@ -27,8 +30,11 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from grainseg import layout
 from grainseg.errors import GrainsegError
+from grainseg.io.manifest import manifest_stage
 from grainseg.io.tiff import read_mask, read_micrograph
+from grainseg.metrics.pixel import confusion_counts, pixel_scores
 from grainseg.report.figures import (
     boundary_overlay,
     confusion_overlay,
@@ -52,7 +58,9 @@ _DISTANCE_KEYS = ("aspect_ratio_js_fit", "aspect_ratio_js_hist", "size_js_fit_ex
                   "size_js_hist")
 
 
-def _files(roots: Sequence[Path], pattern: str) -> list[Path]:
+def _files(roots: Sequence[Path], pattern: str, stage: str | None = None) -> list[Path]:
+    """Files matching ``pattern`` under ``roots``; with ``stage``, only those in a folder whose
+    manifest names ``stage`` or that has no manifest."""
     found: set[Path] = set()
     for root in roots:
         if root.is_file():
@@ -60,6 +68,9 @@ def _files(roots: Sequence[Path], pattern: str) -> list[Path]:
                 found.add(root)
         else:
             found.update(p for p in root.rglob(pattern) if p.is_file())
+    if stage is not None:
+        stages = {folder: manifest_stage(folder) for folder in {p.parent for p in found}}
+        found = {p for p in found if stages[p.parent] in (None, stage)}
     return sorted(found)
 
 
@@ -88,7 +99,7 @@ def _crop_common(*arrays: np.ndarray) -> list[np.ndarray]:
 def section_micrograph(roots: Sequence[Path], notes: list[str]) -> Section:
     """Fig. 1: micrograph with label boundaries (a) and the patch grid (b)."""
     section = Section("Fig. 1 - Micrograph with boundary labels (a) and training patches (b)")
-    for info_path in _files(roots, "dataset.json")[:2]:
+    for info_path in _files(roots, layout.DATASET_INFO, "dataset")[:2]:
         info = _read_json(info_path)
         if not isinstance(info, dict) or not info.get("sources"):
             continue
@@ -109,8 +120,9 @@ def section_micrograph(roots: Sequence[Path], notes: list[str]) -> Section:
                                         f"(b) the {patch} x {patch} px patches of "
                                         f"{_label(info_path.parent, roots)}"))
     if not section.items:
-        for sem_path in _files(roots, "*_sem.tif")[:2]:
-            truth = sem_path.with_name(sem_path.name.replace("_sem.tif", "_truth_boundaries.tif"))
+        sem_suffix, truth_suffix = (layout.SYNTH_SUFFIXES[k] for k in ("sem", "boundaries"))
+        for sem_path in _files(roots, "*" + sem_suffix, "synth")[:2]:
+            truth = sem_path.with_name(sem_path.name[: -len(sem_suffix)] + truth_suffix)
             if not truth.is_file():
                 continue
             image, label = _crop_common(read_micrograph(sem_path).image, read_mask(truth) > 0)
@@ -126,16 +138,18 @@ def section_prediction(roots: Sequence[Path], notes: list[str]) -> tuple[Section
                         "false negative red")
     fig3 = Section("Fig. 3 - The same micrograph segmented by different models "
                    "(e.g. BCE, then BCE + topological loss)")
-    predictions = _files(roots, "*_boundaries.tif")
-    truths = {p.name.replace("_truth_boundaries.tif", ""): p
-              for p in predictions if p.name.endswith("_truth_boundaries.tif")}
+    truth_suffix = layout.SYNTH_SUFFIXES["boundaries"]
+    suffix = layout.SEGMENT_SUFFIXES["boundaries"]
+    truths = {p.name[: -len(truth_suffix)]: p for p in _files(roots, "*" + truth_suffix, "synth")}
     by_stem: dict[str, list[Path]] = {}
-    for path in predictions:
-        if path.name.endswith("_truth_boundaries.tif") or path.name == "boundaries.tif":
-            continue
-        by_stem.setdefault(path.name[: -len("_boundaries.tif")], []).append(path)
+    for path in _files(roots, "*" + suffix, "segment"):
+        if manifest_stage(path.parent) is None and (
+                path.name.endswith(truth_suffix) or path.name == layout.EBSD_BOUNDARIES):
+            continue  # without a manifest, these names are synth's and ebsd-grains' files
+        by_stem.setdefault(path.name[: -len(suffix)], []).append(path)
     for stem, paths in sorted(by_stem.items()):
-        name = stem[: -len("_sem")] if stem.endswith("_sem") else stem
+        sem_stem = layout.SYNTH_SUFFIXES["sem"].removesuffix(".tif")
+        name = stem.removesuffix(sem_stem)
         truth = truths.get(name)
         truth_mask = read_mask(truth) > 0 if truth is not None else None
         for path in paths[:3]:
@@ -146,15 +160,13 @@ def section_prediction(roots: Sequence[Path], notes: list[str]) -> tuple[Section
                 continue
             if truth_mask is not None:
                 p, t = _crop_common(pred, truth_mask)
-                tp, fp, fn = (np.count_nonzero(p & t), np.count_nonzero(p & ~t),
-                              np.count_nonzero(~p & t))
-                dice = 2 * tp / max(2 * tp + fp + fn, 1)
+                dice = pixel_scores(confusion_counts(p, t))["dice"]
                 fig2.items.append(array_item(confusion_overlay(p, t),
                                              f"{_label(path, roots)} vs {truth.name}: "
                                              f"pixel Dice {dice:.3f}"))
         if len(paths) >= 2:
             for path in paths[:4]:
-                overlay = path.with_name(f"{stem}_overlay.png")
+                overlay = path.with_name(layout.segment_names(stem)["overlay"])
                 if overlay.is_file():
                     fig3.items.append(png_file_item(overlay, _label(path.parent, roots)))
                 else:
@@ -167,20 +179,20 @@ def section_drift(roots: Sequence[Path]) -> Section:
     """Fig. 4: the EBSD boundaries over the SEM image before and after registration."""
     section = Section("Fig. 4 - SEM / EBSD drift: label overlay before and after registration")
     rows = []
-    for before in _files(roots, "overlay_before.png")[:4]:
-        after = before.with_name("overlay_after.png")
+    for before in _files(roots, layout.OVERLAY_BEFORE, "labels")[:4]:
+        after = before.with_name(layout.OVERLAY_AFTER)
         where = _label(before.parent, roots)
         section.items.append(png_file_item(before, f"{where}: before registration"))
         if after.is_file():
             section.items.append(png_file_item(after, f"{where}: after registration"))
-        report = _read_json(before.with_name("registration.json"))
+        report = _read_json(before.with_name(layout.REGISTRATION))
         if isinstance(report, dict):
             flat = {k: v for k, v in _flatten(report).items()
                     if isinstance(v, (int, float)) and ("score" in k or "drift" in k)}
             rows.extend([where, k, v] for k, v in list(flat.items())[:8])
     if rows:
         section.items.append(table_item(["labels", "quantity", "value"], rows,
-                                        "registration.json"))
+                                        layout.REGISTRATION))
     return section
 
 
@@ -202,16 +214,18 @@ def section_grains(roots: Sequence[Path], notes: list[str]) -> list[Section]:
     fig7 = Section("Fig. 7 - Grain size (ECD) with exponential fits")
     table = Section("Grain statistics (ASTM E112, fits, Jensen-Shannon distances)")
     rows, dist_rows = [], []
-    for summary_path in _files(roots, "summary.json"):
+    for summary_path in _files(roots, layout.GRAINS_SUMMARY, "grains"):
         summary = _read_json(summary_path)
         if summary is None:
             notes.append(f"{summary_path}: not readable JSON (damaged or cut short), left out")
             continue
-        if not isinstance(summary, dict) or "astm_g_planimetric" not in summary:
+        # Without a manifest, the keys tell grains' summary from ebsd-grains'.
+        if not isinstance(summary, dict) or (manifest_stage(summary_path.parent) is None
+                                             and "astm_g_planimetric" not in summary):
             continue
         where = _label(summary_path.parent, roots)
         for section, name in ((fig5, "width"), (fig6, "aspect_ratio"), (fig7, "size")):
-            png = summary_path.with_name(f"{name}_distribution.png")
+            png = summary_path.with_name(layout.distribution_png(name))
             if png.is_file():
                 section.items.append(png_file_item(png, where))
         rows.append([where, *(summary.get(k) for k in _GRAIN_KEYS)])
@@ -240,9 +254,10 @@ def section_metrics(roots: Sequence[Path], notes: list[str]) -> Section:
         section.items.append(table_item(["evaluation", *_EVAL_KEYS], rows,
                                         "pixel scores pooled over the patches, ARI and Betti "
                                         "errors averaged per patch"))
-    for name, caption in (("table2.csv", "Table 2 - architectures (grainseg compare)"),
-                          ("table3.csv", "Table 3 - boundary class weight (grainseg compare)")):
-        for path in _files(roots, name)[:2]:
+    captions = ("Table 2 - architectures (grainseg compare)",
+                "Table 3 - boundary class weight (grainseg compare)")
+    for name, caption in zip(layout.COMPARE_TABLES, captions, strict=True):
+        for path in _files(roots, name, "compare")[:2]:
             try:
                 with path.open(newline="", encoding="utf-8") as handle:
                     records = list(csv.reader(handle))
@@ -252,7 +267,7 @@ def section_metrics(roots: Sequence[Path], notes: list[str]) -> Section:
                 section.items.append(table_item(records[0], [[_number(c) for c in r]
                                                              for r in records[1:]],
                                                 f"{caption}: {_label(path, roots)}"))
-    for path in _files(roots, "metrics.csv")[:6]:
+    for path in _files(roots, layout.TRAIN_METRICS, "train")[:6]:
         fig = _training_curves(path, _label(path.parent, roots), notes)
         if fig is not None:
             section.items.append(figure_item(fig, _label(path, roots)))
@@ -310,7 +325,7 @@ def _training_curves(path: Path, title: str, notes: list[str]) -> Figure | None:
 def section_segmentations(roots: Sequence[Path]) -> Section:
     """Whole-micrograph segmentations (``STEM_overlay.png`` of ``grainseg segment``)."""
     section = Section("Segmented micrographs")
-    for path in _files(roots, "*_overlay.png")[:8]:
+    for path in _files(roots, "*" + layout.SEGMENT_SUFFIXES["overlay"], "segment")[:8]:
         section.items.append(png_file_item(path, _label(path, roots)))
     return section
 

@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 
 from grainseg import __version__
 from grainseg.io.atomic import write_text_atomic
-from grainseg.report.figures import png_bytes, rgb_png_bytes
+from grainseg.io.png import png_bytes, rgb_png_bytes
 
 #: Longest side of an image array embedded in the page (larger ones are decimated).
 MAX_EMBED_SIDE_PX = 1400

@@ -24,7 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
+from grainseg import layout
 from grainseg.errors import GrainsegError
+from grainseg.io.manifest import manifest_stage
 
 LayerData = tuple[np.ndarray, dict, str]
 
@@ -133,13 +135,20 @@ def read_labels_folder(folder: Path) -> list[LayerData]:
 
 
 def folder_kind(path: str | os.PathLike) -> str | None:
-    """``"segment"``, ``"labels"`` or None for a path that is no grainseg folder."""
+    """``"segment"``, ``"labels"`` or None for a path that is no grainseg folder.
+
+    The folder's manifest decides (a saved review is a labels folder); a folder without one is
+    recognised by its file names.
+    """
     folder = Path(path)
     if not folder.is_dir():
         return None
-    if (folder / "label.tif").is_file() or (folder / "review.json").is_file():
+    stage = manifest_stage(folder)
+    if stage is not None:
+        return {"segment": "segment", "labels": "labels", "review": "labels"}.get(stage)
+    if (folder / layout.LABEL).is_file() or (folder / layout.REVIEW).is_file():
         return "labels"
-    if any(folder.glob("*_grain_ids.tif")):
+    if any(folder.glob("*" + layout.SEGMENT_SUFFIXES["grain_ids"])):
         return "segment"
     return None
 

@@ -214,31 +214,34 @@ class ReviewSession:
             Width of the boundaries in label.tif, in pixels (odd, >= 1; `grainseg labels`
             draws 3 by default).
         """
+        from grainseg import layout
         from grainseg.grains.analysis import analyse_grains, grain_map_from_array
         from grainseg.grains.outputs import write_grain_outputs
         from grainseg.io.atomic import ensure_output_dir, write_json_atomic
-        from grainseg.io.tiff import write_tiff
+        from grainseg.io.manifest import write_manifest
+        from grainseg.io.tiff import write_mask, write_tiff
 
         if width_px < 1 or width_px % 2 == 0:
             raise GrainsegError(f"label width must be an odd number of pixels, got {width_px}")
         out = ensure_output_dir(folder)
         full = self.image.shape[:2]
         network = self.grain_ids == 0
-        label = np.zeros(full, dtype=np.uint8)
-        label[: self.data_bar_row] = np.where(
-            ndimage.distance_transform_edt(~network) <= (width_px - 1) / 2, 255, 0)
-        ignore = np.full(full, 255, dtype=np.uint8)
-        ignore[: self.data_bar_row][self.reviewed] = 0
-        write_tiff(out / "label.tif", label, self.pixel_size_um)
-        write_tiff(out / "ignore.tif", ignore, self.pixel_size_um)
-        write_tiff(out / "grain_ids.tif", self.grain_ids, self.pixel_size_um)
-        for name in ("probability", "uncertainty"):
+        label = np.zeros(full, dtype=bool)
+        label[: self.data_bar_row] = ndimage.distance_transform_edt(~network) <= (width_px - 1) / 2
+        ignore = np.ones(full, dtype=bool)
+        ignore[: self.data_bar_row][self.reviewed] = False
+        write_mask(out / layout.LABEL, label, self.pixel_size_um)
+        write_mask(out / layout.IGNORE, ignore, self.pixel_size_um)
+        write_tiff(out / layout.GRAIN_IDS, self.grain_ids, self.pixel_size_um)
+        for name, file in (("probability", layout.REVIEW_PROBABILITY),
+                           ("uncertainty", layout.REVIEW_UNCERTAINTY)):
             if getattr(self, name) is not None:
-                write_tiff(out / f"{name}.tif", getattr(self, name), self.pixel_size_um)
+                write_tiff(out / file, getattr(self, name), self.pixel_size_um)
         analysis = analyse_grains(grain_map_from_array(self.grain_ids, self.pixel_size_um,
-                                                       out / "grain_ids.tif"))
-        write_grain_outputs(out / "grains", analysis)
-        write_json_atomic(out / "review.json", {
+                                                       out / layout.GRAIN_IDS))
+        write_grain_outputs(out / layout.REVIEW_GRAINS, analysis)
+        write_manifest(out / layout.REVIEW_GRAINS, "grains", [out / layout.GRAIN_IDS])
+        write_json_atomic(out / layout.REVIEW, {
             "format": REVIEW_FORMAT,
             "sem_path": str(self.image_path.resolve()) if self.image_path else None,
             "image_shape_px": list(full),
@@ -250,6 +253,8 @@ class ReviewSession:
             "n_edits": self.n_edits,
             "reviewed_fraction": float(self.reviewed.mean()),
         })
+        write_manifest(out, "review", [self.image_path] if self.image_path else [],
+                       {"model": self.model, "label_width_px": width_px})
         return out
 
 

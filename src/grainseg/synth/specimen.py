@@ -16,6 +16,7 @@ from grainseg.io.atomic import atomic_path, ensure_output_dir, write_json_atomic
 from grainseg.io.ebsd import write_ebsd
 from grainseg.io.ebsd.map import EBSDMap
 from grainseg.io.tiff import write_tiff
+from grainseg.layout import synth_names
 from grainseg.synth.drift import EbsdFrame, random_frame
 from grainseg.synth.ebsd_sim import simulate_ebsd
 from grainseg.synth.microstructure import (
@@ -410,9 +411,9 @@ def write_specimen(
 ) -> dict[str, Path]:
     """Write a specimen's files into ``out_dir`` (each atomically).
 
-    Files: ``NAME_sem.tif``, ``NAME_ebsd.ctf|.ang``, ``NAME_truth_grains.tif``,
-    ``NAME_truth_boundaries.tif``, ``NAME_truth_twins.tif``, ``NAME_truth_drift.npz``,
-    ``NAME_truth.json``.
+    Files (`grainseg.layout.synth_names`): ``NAME_sem.tif``, ``NAME_ebsd.ctf|.ang``,
+    ``NAME_truth_grains.tif``, ``NAME_truth_boundaries.tif``, ``NAME_truth_twins.tif``,
+    ``NAME_truth_drift.npz``, ``NAME_truth.json``.
 
     Returns
     -------
@@ -421,15 +422,7 @@ def write_specimen(
     """
     _check(ebsd_format in ("ctf", "ang"), f"EBSD format {ebsd_format!r}: use ctf or ang")
     out = ensure_output_dir(out_dir)
-    paths = {
-        "sem": out / f"{name}_sem.tif",
-        "ebsd": out / f"{name}_ebsd.{ebsd_format}",
-        "grains": out / f"{name}_truth_grains.tif",
-        "boundaries": out / f"{name}_truth_boundaries.tif",
-        "twins": out / f"{name}_truth_twins.tif",
-        "drift": out / f"{name}_truth_drift.npz",
-        "truth": out / f"{name}_truth.json",
-    }
+    paths = {role: out / file for role, file in synth_names(name, ebsd_format).items()}
     size = specimen.pixel_size_um
     write_tiff(paths["sem"], specimen.sem, pixel_size_um=size)
     write_ebsd(paths["ebsd"], specimen.ebsd)

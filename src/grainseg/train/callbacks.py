@@ -42,7 +42,10 @@ class LastCheckpoint(L.Callback):
         trainer.strategy.barrier()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if trainer.global_step % self.every_steps == 0:
+        # Not after an epoch's last batch: resumed from there, Lightning would skip that
+        # epoch's validation and end (its metrics.csv row); the epoch-end save follows.
+        if (trainer.global_step % self.every_steps == 0
+                and batch_idx + 1 < trainer.num_training_batches):
             self._save(trainer)
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:

@@ -16,8 +16,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from grainseg.data.dataset import open_dataset
-from grainseg.errors import GrainsegError
+from grainseg.errors import GrainsegError, ParameterError
 from grainseg.io.atomic import ensure_output_dir, write_json_atomic, write_text_atomic
+from grainseg.io.manifest import write_manifest
 from grainseg.models import ARCHITECTURES, PAPER_PARAMETERS_M
 from grainseg.train.config import TrainConfig
 from grainseg.train.evaluate import evaluate
@@ -122,10 +123,10 @@ def compare(
         raise GrainsegError(f"unknown architecture(s) {unknown}; choose from {list(ARCHITECTURES)}")
     if not archs and not pos_weights:
         raise GrainsegError("nothing to compare: give --archs and/or --pos-weights")
-    for option, weights in (("--pos-weights", pos_weights), ("--table2-weight", [table2_weight])):
+    for name, weights in (("pos_weights", pos_weights), ("table2_weight", [table2_weight])):
         for weight in weights:
             if not (math.isfinite(weight) and weight > 0):
-                raise GrainsegError(f"{option} {weight:g}: each weight must be a positive number")
+                raise ParameterError(name, f"{weight:g}: each weight must be a positive number")
     for arch, weight in [(a, table2_weight) for a in archs] + [("unet", w) for w in pos_weights]:
         replace(base, arch=arch, pos_weight=weight).validate()  # before hours of training
     if test is not None:
@@ -150,4 +151,7 @@ def compare(
             md, text = _tables(rows, columns)
             write_text_atomic(out / f"{name}.md", md)
             write_text_atomic(out / f"{name}.csv", text)
+    write_manifest(out, "compare", [base.dataset, *([test] if test else [])],
+                   {"base": base.to_dict(), "archs": list(archs), "pos_weights": list(pos_weights),
+                    "table2_weight": table2_weight})
     return {"table2": table2, "table3": table3}

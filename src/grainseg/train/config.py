@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields
 
-from grainseg.errors import GrainsegError
+from grainseg.errors import ParameterError
 
 PRECISIONS = ("auto", "32-true", "bf16-mixed", "16-mixed")
 TOPO_LOSSES = ("hu", "cldice", "skeleton-recall")
@@ -86,45 +86,44 @@ class TrainConfig:
     save_every_steps: int = 100
 
     def validate(self) -> TrainConfig:
-        """Check value ranges; returns self. Raises GrainsegError naming the option.
+        """Check value ranges; returns self.
 
-        Every float option must be finite (argparse reads "inf" and "nan" as floats).
+        Every float must be finite (argparse reads "inf" and "nan" as floats).
+
+        Raises
+        ------
+        ParameterError
+            Naming the field: ``"width must be > 0"`` (the CLI shows ``--width``).
         """
-        for option, value in (("--width", self.width), ("--pos-weight", self.pos_weight),
-                              ("--lr", self.lr), ("--dropout", self.dropout),
-                              ("--weight-decay", self.weight_decay),
-                              ("--max-time", self.max_time_min),
-                              ("--topo-lambda", self.topo_lambda)):
+        for name in ("width", "pos_weight", "lr", "dropout", "weight_decay", "max_time_min",
+                     "topo_lambda"):
+            value = getattr(self, name)
             if value is not None and not math.isfinite(value):
-                raise GrainsegError(f"{option} must be a finite number, got {value}")
+                raise ParameterError(name, f"must be a finite number, got {value}")
         checks = [
-            (self.width > 0, "--width must be > 0"),
-            (self.pos_weight > 0, "--pos-weight must be > 0"),
-            (self.lr > 0, "--lr must be > 0"),
-            (self.batch >= 1, "--batch must be >= 1"),
-            (self.epochs >= 1, "--epochs must be >= 1"),
-            (self.patience >= 1, "--patience must be >= 1"),
-            (0 <= self.dropout < 1, "--dropout must be in [0, 1)"),
-            (self.weight_decay >= 0, "--weight-decay must be >= 0"),
-            (self.max_time_min is None or self.max_time_min > 0, "--max-time must be > 0"),
-            (self.topo_lambda >= 0, "--topo-lambda must be >= 0"),
-            (self.lr_schedule in LR_SCHEDULES, f"--lr-schedule must be one of {LR_SCHEDULES}"),
-            (self.topo_loss in TOPO_LOSSES, f"--topo-loss must be one of {TOPO_LOSSES}"),
-            (self.precision in PRECISIONS, f"--precision must be one of {PRECISIONS}"),
-            (self.workers is None or self.workers >= 0, "--workers must be >= 0"),
-            (self.save_every_steps >= 1, "--save-every must be >= 1"),
-            (
-                0 <= self.seed <= SEED_MAX,
-                f"--seed {self.seed}: must be between 0 and {SEED_MAX}",
-            ),
-            (
-                self.devices == "auto" or (self.devices.isdigit() and int(self.devices) >= 1),
-                "--devices must be 'auto' or a positive number",
-            ),
+            ("width", self.width > 0, "must be > 0"),
+            ("pos_weight", self.pos_weight > 0, "must be > 0"),
+            ("lr", self.lr > 0, "must be > 0"),
+            ("batch", self.batch >= 1, "must be >= 1"),
+            ("epochs", self.epochs >= 1, "must be >= 1"),
+            ("patience", self.patience >= 1, "must be >= 1"),
+            ("dropout", 0 <= self.dropout < 1, "must be in [0, 1)"),
+            ("weight_decay", self.weight_decay >= 0, "must be >= 0"),
+            ("max_time_min", self.max_time_min is None or self.max_time_min > 0, "must be > 0"),
+            ("topo_lambda", self.topo_lambda >= 0, "must be >= 0"),
+            ("lr_schedule", self.lr_schedule in LR_SCHEDULES, f"must be one of {LR_SCHEDULES}"),
+            ("topo_loss", self.topo_loss in TOPO_LOSSES, f"must be one of {TOPO_LOSSES}"),
+            ("precision", self.precision in PRECISIONS, f"must be one of {PRECISIONS}"),
+            ("workers", self.workers is None or self.workers >= 0, "must be >= 0"),
+            ("save_every_steps", self.save_every_steps >= 1, "must be >= 1"),
+            ("seed", 0 <= self.seed <= SEED_MAX, f"{self.seed}: must be between 0 and {SEED_MAX}"),
+            ("devices",
+             self.devices == "auto" or (self.devices.isdigit() and int(self.devices) >= 1),
+             "must be 'auto' or a positive number"),
         ]
-        for ok, message in checks:
+        for name, ok, problem in checks:
             if not ok:
-                raise GrainsegError(message)
+                raise ParameterError(name, problem)
         return self
 
     def to_dict(self) -> dict:

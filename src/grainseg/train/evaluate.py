@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from grainseg.data.dataset import open_dataset
 from grainseg.metrics.boundary import (
@@ -20,6 +19,7 @@ from grainseg.metrics.boundary import (
 from grainseg.metrics.grains import grain_ari
 from grainseg.metrics.pixel import confusion_counts, pixel_scores
 from grainseg.models import load_model
+from grainseg.progress import progress_bar
 
 
 def _betti_function():
@@ -89,7 +89,7 @@ def predict_patches(
     model = model.to(device).eval()
     out = np.empty(images.shape, dtype=np.float32)
     with torch.inference_mode():
-        for start in tqdm(range(0, len(images), batch), desc="predicting", unit="batch"):
+        for start in progress_bar(range(0, len(images), batch), desc="predicting", unit="batch"):
             x = torch.from_numpy(np.asarray(images[start : start + batch], dtype=np.float32))
             logits = model(x[:, None].to(device))[-1]
             out[start : start + batch] = torch.sigmoid(logits.float())[:, 0].cpu().numpy()
@@ -135,7 +135,7 @@ def evaluate(
         notes.append("Betti errors not computed: grainseg.metrics.topology is not available")
     pixel, tolerance, width_pred, width_true = {}, {}, {}, {}
     aris, betti = [], {}
-    for k, index in enumerate(tqdm(chosen, desc="scoring", unit="patch")):
+    for k, index in enumerate(progress_bar(chosen, desc="scoring", unit="patch")):
         pred = pred_all[k]
         true = data.labels[index].astype(bool)
         valid = data.valid[index].astype(bool)

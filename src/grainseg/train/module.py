@@ -9,6 +9,7 @@ from torch import nn
 
 from grainseg.errors import GrainsegError
 from grainseg.losses.bce import weighted_bce
+from grainseg.metrics.pixel import pixel_scores
 from grainseg.models import build_model
 
 
@@ -126,15 +127,9 @@ class BoundaryModule(L.LightningModule):
 
     def on_validation_epoch_end(self) -> None:
         tp, fp, fn = self.trainer.strategy.reduce(self._val_counts.clone(), reduce_op="sum")
-        eps = 1e-12
-        self.log_dict(
-            {
-                "val_precision": (tp / (tp + fp + eps)).float(),
-                "val_recall": (tp / (tp + fn + eps)).float(),
-                "val_dice": (2 * tp / (2 * tp + fp + fn + eps)).float(),
-            },
-            prog_bar=False,
-        )
+        scores = pixel_scores({"tp": int(tp), "fp": int(fp), "fn": int(fn), "tn": 0})
+        self.log_dict({f"val_{key}": scores[key] for key in ("precision", "recall", "dice")},
+                      prog_bar=False)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(

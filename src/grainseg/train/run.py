@@ -9,12 +9,18 @@ parameter count).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import os
 import platform
+import signal
 import sys
+import threading
 import time
+import warnings
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -25,10 +31,11 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, TQDMProg
 from lightning.pytorch.plugins import TorchCheckpointIO
 from torch.utils.data import DataLoader
 
-from grainseg import __version__
+from grainseg import __version__, layout
 from grainseg.data.dataset import EpochSampler, PatchDataset, ResumableLoader, open_dataset
-from grainseg.errors import GrainsegError, input_error
-from grainseg.io.atomic import USER_ERRNOS, ensure_output_dir, write_json_atomic
+from grainseg.errors import GrainsegError, ParameterError, input_error
+from grainseg.io.atomic import USER_ERRNOS, check_output_dir, ensure_output_dir, write_json_atomic
+from grainseg.io.manifest import write_manifest
 from grainseg.io.owner import claim_folder
 from grainseg.models import (
     count_parameters,
@@ -37,6 +44,7 @@ from grainseg.models import (
     read_torch_file,
     save_model,
 )
+from grainseg.progress import bars_shown
 from grainseg.train.callbacks import (
     CosineDecay,
     CsvLog,
@@ -211,8 +219,8 @@ def _trainer_options(config: TrainConfig) -> dict:
     cuda = torch.cuda.is_available()
     precision = config.precision
     if precision == "16-mixed" and not cuda:
-        raise GrainsegError(
-            "--precision 16-mixed needs a CUDA GPU and none is available; use 32-true or "
+        raise ParameterError(
+            "precision", "16-mixed needs a CUDA GPU and none is available; use 32-true or "
             "bf16-mixed on the CPU"
         )
     if precision == "auto":
@@ -223,7 +231,7 @@ def _trainer_options(config: TrainConfig) -> dict:
         available = torch.cuda.device_count() if cuda else os.cpu_count() or 1
         if devices > available:
             what = f"{available} CUDA GPU(s)" if cuda else f"{available} CPU cores and no CUDA GPU"
-            raise GrainsegError(f"--devices {devices}: this machine has {what}")
+            raise ParameterError("devices", f"{devices}: this machine has {what}")
     many = isinstance(devices, int) and devices > 1
     return {
         "accelerator": "auto",
@@ -273,6 +281,37 @@ def export_best(run: Path, config: TrainConfig, info: dict) -> Path:
     return save_model(run / "model.pt", model, meta)
 
 
+class _SeesInterrupt(L.Callback):
+    """Records that ``trainer.fit`` ended by Ctrl-C (Lightning reports it as ``exit(1)``)."""
+
+    seen = False
+
+    def on_exception(self, trainer, pl_module, exception) -> None:
+        self.seen = self.seen or isinstance(exception, KeyboardInterrupt)
+
+
+@contextlib.contextmanager
+def _lightning_quiet() -> Iterator[None]:
+    """Lightning's notices (accelerator lines, install tips, "`Trainer.fit` stopped") and the
+    deprecation warnings of Lightning's and torch's internals, which a user can do nothing about,
+    are kept off the screen; Lightning's warnings about the run itself still show."""
+    loggers = [logging.getLogger(name) for name in ("lightning.pytorch", "lightning.fabric")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            for category in (DeprecationWarning, FutureWarning):
+                warnings.filterwarnings("ignore", category=category,
+                                        module=r"(lightning|torch)(\.|$)")
+            # --resume writes into the run's own checkpoint folder, as it should
+            warnings.filterwarnings("ignore", "Checkpoint directory .* exists and is not empty")
+            yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
 def train(
     config: TrainConfig,
     out: str | os.PathLike,
@@ -300,7 +339,7 @@ def train(
     callbacks : list of lightning Callback
         Extra callbacks (tests use one to kill the process mid-epoch).
     progress : bool
-        Show Lightning's progress bar.
+        Show Lightning's progress bar (on a terminal only, see `grainseg.progress`).
 
     Returns
     -------
@@ -310,16 +349,28 @@ def train(
     run = Path(out)
     ckpt_dir = run / "checkpoints"
     last = ckpt_dir / "last.ckpt"
+    started_only = (run / "config.json").is_file() and not any(
+        p.exists() for p in (last, ckpt_dir / "best.ckpt", run / "model.pt"))
     if resume:
+        if started_only:
+            raise input_error(run, "the run there stopped before its first checkpoint: nothing "
+                              "to resume; give the same command without --resume to start it "
+                              "again there")
         if not last.is_file():
             raise input_error(run, "no checkpoints/last.ckpt to resume from")
         config = _resumed_config(run, config, explicit or set())
         _check_checkpoint(last)
-    elif (run / "config.json").exists() or last.exists():
-        raise input_error(run, "already holds a training run; use --resume or another --out")
+    elif last.exists():
+        raise input_error(run, "already holds a training run; continue it with --resume or "
+                          "choose another --out")
+    elif (run / "config.json").exists() and not started_only:
+        raise input_error(run, "already holds a trained run (no checkpoints/last.ckpt to "
+                          "resume from); choose another --out")
     else:
-        if run.exists() and not run.is_dir():
-            raise input_error(run, "output path exists and is not a folder")
+        if started_only:  # nothing of it to keep: its files are written afresh
+            print(f"note: {run}: the run there stopped before its first checkpoint; starting "
+                  "it again", file=sys.stderr)
+        check_output_dir(run)
         claim_folder(run, "train", foreign_files=False)
     config.validate()
     trainer_options = _trainer_options(config)  # before anything is written
@@ -375,7 +426,9 @@ def train(
                 "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             },
         )
-    write_json_atomic(run / "versions.json", versions())
+    write_json_atomic(run / layout.TRAIN_VERSIONS, versions())
+    write_manifest(run, "train", [config.dataset, *([config.init] if config.init else [])],
+                   config.to_dict())
 
     best = ModelCheckpoint(
         dirpath=ckpt_dir,
@@ -399,24 +452,37 @@ def train(
     if config.lr_schedule == "cosine":
         max_time_s = config.max_time_min * 60 if config.max_time_min else None
         all_callbacks.append(CosineDecay(config.lr, max_time_s))
+    progress = progress and bars_shown()
     if progress:
         all_callbacks.append(TQDMProgressBar())
-    trainer = L.Trainer(
-        **trainer_options,
-        max_epochs=config.epochs,
-        max_time=timedelta(minutes=config.max_time_min) if config.max_time_min else None,
-        callbacks=all_callbacks,
-        plugins=[SafeCheckpointIO(last)],
-        logger=False,
-        enable_checkpointing=True,
-        enable_progress_bar=progress,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        use_distributed_sampler=False,
-        default_root_dir=run,
-    )
-    started = time.monotonic()
-    trainer.fit(module, datamodule=PatchDataModule(config), ckpt_path=last if resume else None)
+    interrupt = _SeesInterrupt()
+    with _lightning_quiet():
+        trainer = L.Trainer(
+            **trainer_options,
+            max_epochs=config.epochs,
+            max_time=timedelta(minutes=config.max_time_min) if config.max_time_min else None,
+            callbacks=[*all_callbacks, interrupt],
+            plugins=[SafeCheckpointIO(last)],
+            logger=False,
+            enable_checkpointing=True,
+            enable_progress_bar=progress,
+            enable_model_summary=False,
+            num_sanity_val_steps=0,
+            use_distributed_sampler=False,
+            default_root_dir=run,
+        )
+        started = time.monotonic()
+        sigint = signal.getsignal(signal.SIGINT)
+        try:
+            trainer.fit(module, datamodule=PatchDataModule(config),
+                        ckpt_path=last if resume else None)
+        except SystemExit:
+            if interrupt.seen:  # Lightning turns Ctrl-C into exit(1); grainseg says so, 130
+                raise KeyboardInterrupt from None
+            raise
+        finally:
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGINT, sigint)  # Lightning ignores Ctrl-C from then on
     session_s = time.monotonic() - started
     if not trainer.is_global_zero:
         return {}
