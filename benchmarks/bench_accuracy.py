@@ -241,10 +241,12 @@ def write_page(args, results: dict, real: list[Case], hard: list[Case]) -> None:
     stem = "accuracy_quick" if args.quick else "accuracy_dev" if args.dev else "accuracy"
     (args.out / f"{stem}.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
     lines = [
-        "## Accuracy on real grain geometry and hard synthetic specimens",
+        "## Accuracy on real grain geometry and hard synthetic specimens"
+        + (" (quick)" if args.quick else " (development set)" if args.dev else ""),
         "",
         f"`.venv/bin/python benchmarks/bench_accuracy.py{' --quick' if args.quick else ''}"
-        f"{' --dev' if args.dev else ''}{' --model ' + args.model if args.model else ''}"
+        f"{' --dev' if args.dev else ''}{' --no-tta' if args.no_tta else ''}"
+        f"{' --model ' + args.model if args.model else ''}"
         f"{''.join(' --candidate ' + p for p in args.candidate)}` ({platform.machine()}, "
         f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC). Real geometry: "
         f"{len(real)} images ({', '.join(c.name for c in real)}); hard synthetic: {len(hard)} "

@@ -333,7 +333,8 @@ def main() -> int:
         sections += part_mosaic(args.mosaic_px) + [""]
     command = " ".join([".venv/bin/python benchmarks/bench_infer.py", *sys.argv[1:]])
     page = [
-        "## Segment: whole-micrograph inference",
+        "## Segment: whole-micrograph inference"
+        + ("" if set(parts) >= {"speed", "seams", "small", "mosaic"} else f" ({', '.join(parts)})"),
         "",
         f"Command: `{command}`  ",
         f"Machine: 2-core CPU ({platform.machine()}), shared with other jobs, torch "
