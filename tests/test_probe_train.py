@@ -51,6 +51,9 @@ def test_ctrl_c_in_train_is_interrupted_130_and_resume_keeps_every_epoch(dataset
     """Ctrl-C in the last batch of epoch 0 (its checkpoint would skip that epoch's end on
     resume): "interrupted", exit 130, Ctrl-C works again; --resume writes both epochs' rows."""
     run = tmp_path / "run"
+    # The handler before the run (default_int_handler, or SIG_IGN in a background job) is the
+    # one that must be back afterwards.
+    handler_before = signal.getsignal(signal.SIGINT)
 
     def last_batch_of_epoch_0(trainer, module, outputs, batch, batch_idx):
         return trainer.current_epoch == 0 and batch_idx + 1 == trainer.num_training_batches
@@ -60,7 +63,7 @@ def test_ctrl_c_in_train_is_interrupted_130_and_resume_keeps_every_epoch(dataset
         assert main(["train", str(dataset), "--out", str(run), *TINY]) == 130
     err = capfd.readouterr().err
     assert "grainseg train: interrupted" in err
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is handler_before
     assert main(["train", str(dataset), "--out", str(run), "--resume"]) == 0
     err += capfd.readouterr().err
     assert _epochs(run) == [0, 1]
