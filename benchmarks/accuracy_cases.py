@@ -206,15 +206,12 @@ def visibility(case: Case, step_sigma: float = 1.0,
     from scipy.sparse.csgraph import connected_components
 
     from grainseg.grains.measure import label_edges
+    from grainseg.infer.postprocess import region_grey_levels
 
     ids, n = ndimage.label(~case.truth_boundaries)
     _, (near_r, near_c) = ndimage.distance_transform_edt(ids == 0, return_indices=True)
     filled = ids[near_r, near_c]
-    grey = case.image.astype(np.float64)
-    index = np.arange(n + 1)
-    mean = ndimage.mean(grey, ids, index)
-    local = ndimage.uniform_filter(grey, window_px)
-    noise = np.nanmedian(ndimage.standard_deviation(local, ids, index)[1:])
+    mean, noise = region_grey_levels(case.image, ids, window_px)
     pairs = [(filled[:, :-1], filled[:, 1:]), (filled[:-1, :], filled[1:, :])]
     a = np.concatenate([p[0][p[0] != p[1]] for p in pairs])
     b = np.concatenate([p[1][p[0] != p[1]] for p in pairs])

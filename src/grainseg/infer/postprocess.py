@@ -199,15 +199,54 @@ def _reflood(prob: np.ndarray, regions: np.ndarray, lost: np.ndarray) -> np.ndar
     return np.where(lost, flooded, regions)
 
 
-def _neighbour_pairs(regions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every 4-neighbour pixel pair of a label image (horizontal pairs, then vertical).
+def _neighbour_pairs(regions: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The region pairs of every 4-neighbour pixel pair of a label image that straddles two
+    regions (horizontal pixel pairs, then vertical).
 
-    Returns the first labels and the second labels, (P,) int64, and whether they differ,
-    (P,) bool.
+    Returns ``key``, (P,) int64, the pair as ``low * n + high`` (``n`` > every label), and
+    ``differ``, (H*(W-1) + (H-1)*W,) bool, which pixel pairs those are.
     """
     first = np.concatenate([regions[:, :-1].ravel(), regions[:-1, :].ravel()]).astype(np.int64)
     second = np.concatenate([regions[:, 1:].ravel(), regions[1:, :].ravel()]).astype(np.int64)
-    return first, second, first != second
+    differ = first != second
+    first, second = first[differ], second[differ]
+    return np.minimum(first, second) * n + np.maximum(first, second), differ
+
+
+def region_grey_levels(grey: np.ndarray, labels: np.ndarray,
+                       window_px: int = 5) -> tuple[np.ndarray, float]:
+    """Mean grey level of each region and the noise that a grey step between two is judged by.
+
+    Parameters
+    ----------
+    grey : (H, W) float array
+        Image (NaN counts as 0).
+    labels : (H, W) int array
+        Region labels >= 0; label 0, if present, is left out of the noise (boundary pixels).
+    window_px : int
+        Side of the averaging window of the noise.
+
+    Returns
+    -------
+    mean : (labels.max() + 1,) float64
+        Mean grey of each label (0 for labels with no pixel).
+    noise : float
+        The median over regions (labels >= 1 with pixels) of the standard deviation, inside the
+        region, of the image averaged over ``window_px`` x ``window_px`` px (5: about the patch
+        over which a person compares the two sides of a boundary).
+    """
+    grey = np.nan_to_num(np.asarray(grey, dtype=np.float64))
+    local = ndimage.uniform_filter(grey, window_px).ravel()
+    flat, n = labels.ravel(), int(labels.max()) + 1
+    # Per-region sums by bincount: one pass, and no NaN for labels with no pixel.
+    area = np.bincount(flat, minlength=n)
+    size = np.maximum(area, 1)
+    mean = np.bincount(flat, grey.ravel(), n) / size
+    local_mean = np.bincount(flat, local, n) / size
+    local_var = np.bincount(flat, local**2, n) / size - local_mean**2
+    present = area > 0
+    present[0] = False
+    return mean, float(np.median(np.sqrt(np.maximum(local_var[present], 0))))
 
 
 def _merge_islands(regions: np.ndarray, island_px: int) -> np.ndarray:
@@ -226,9 +265,7 @@ def _merge_islands(regions: np.ndarray, island_px: int) -> np.ndarray:
         Labels (not renumbered).
     """
     n = int(regions.max()) + 1
-    first, second, differ = _neighbour_pairs(regions)
-    key = np.unique(np.minimum(first[differ], second[differ]) * n
-                    + np.maximum(first[differ], second[differ]))
+    key = np.unique(_neighbour_pairs(regions, n)[0])
     low, high = key // n, key % n
     degree = np.bincount(low, minlength=n) + np.bincount(high, minlength=n)
     neighbour = np.zeros(n, np.int64)
@@ -273,28 +310,16 @@ def _merge_weak_boundaries(regions: np.ndarray, prob: np.ndarray, merge_below: f
         Merged labels, from 1.
     """
     n = int(regions.max()) + 1
-    first, second, differ = _neighbour_pairs(regions)
+    key, differ = _neighbour_pairs(regions, n)
     value = np.concatenate([np.maximum(prob[:, :-1], prob[:, 1:]).ravel(),
-                            np.maximum(prob[:-1, :], prob[1:, :]).ravel()])
-    key = (np.minimum(first[differ], second[differ]) * n
-           + np.maximum(first[differ], second[differ]))
-    value = value[differ]
+                            np.maximum(prob[:-1, :], prob[1:, :]).ravel()])[differ]
     order = np.lexsort((value, key))
     pairs, start, count = np.unique(key[order], return_index=True, return_counts=True)
     value = value[order]
     median = (value[start + (count - 1) // 2] + value[start + count // 2]) / 2
     weak = median < merge_below
     if grey is not None:
-        # Per-region sums by bincount: one pass, and no NaN for labels merged away earlier.
-        grey = np.nan_to_num(np.asarray(grey, dtype=np.float64)).ravel()
-        local = ndimage.uniform_filter(grey.reshape(regions.shape), 5).ravel()
-        labels = regions.ravel()
-        count = np.bincount(labels, minlength=n)
-        size = np.maximum(count, 1)
-        mean = np.bincount(labels, grey, n) / size
-        local_mean = np.bincount(labels, local, n) / size
-        local_var = np.bincount(labels, local**2, n) / size - local_mean**2
-        noise = float(np.median(np.sqrt(np.maximum(local_var[count > 0], 0))))
+        mean, noise = region_grey_levels(grey, regions)
         weak &= np.abs(mean[pairs // n] - mean[pairs % n]) < step_sigma * noise
     weak = pairs[weak]
     return merge_labels(n, weak // n, weak % n)[regions] + 1  # labels from 1: 0 means 'no marker' to the watershed
